@@ -1,0 +1,1 @@
+"""Routes we own beside LangServe's: seed-compatible chat and health."""

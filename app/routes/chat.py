@@ -1,0 +1,176 @@
+"""Seed-compatible ``POST /chat`` and ``POST /chat/stream`` over the same chain as ``/rag``.
+
+``/chat/stream`` speaks Server-Sent Events: ``sources`` (JSON list) first, then ``token`` events
+(JSON strings) as the model produces them, then ``done`` (``{"answer": full text}``), or ``error``
+(``{"message"}``) and the end of the stream. With ``Accept: text/plain`` it streams only the answer
+text, as the seed tutorial's ``curl -N`` showed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import StreamingResponse
+from langchain_core.runnables import Runnable, RunnableConfig
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.backend_errors import backend_error
+from app.errors import ApiError
+from app.runtime import Runtime, get_runtime
+
+log = logging.getLogger("rag.chat")
+
+router = APIRouter(tags=["chat"])
+
+
+class ChatRequest(BaseModel):
+    """Body of /chat and /chat/stream."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    question: str = Field(..., min_length=1, description="The question about your documents.")
+    session_id: str | None = Field(
+        None,
+        min_length=1,
+        max_length=128,
+        pattern=r"^[A-Za-z0-9._:-]+$",
+        description="Conversation id: follow-ups are understood from this session's history.",
+    )
+
+
+class ChatResponse(BaseModel):
+    """Body of a /chat answer."""
+
+    answer: str
+    sources: list[dict[str, Any]]
+    context: dict[str, Any] | None = None
+    session_id: str | None = None
+
+
+def _check(runtime: Runtime, body: ChatRequest) -> str:
+    question = body.question.strip()
+    if not question:
+        raise ApiError(422, "question must not be blank")
+    if len(question) > runtime.settings.max_question_chars:
+        raise ApiError(
+            413,
+            f"question is {len(question)} characters; the limit is "
+            f"{runtime.settings.max_question_chars} (RAG_MAX_QUESTION_CHARS)",
+        )
+    return question
+
+
+def _sse(event: str, data: Any) -> str:
+    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+@router.post("/chat", response_model=ChatResponse)
+async def chat(body: ChatRequest, request: Request) -> ChatResponse:
+    """Answer a question (waits for the whole answer)."""
+    runtime = get_runtime(request)
+    question = _check(runtime, body)
+    runnable, payload, config = await runtime.prepare(request, question, body.session_id)
+    try:
+        result = await asyncio.wait_for(
+            runnable.ainvoke(payload, config), timeout=runtime.settings.llm_timeout
+        )
+    except Exception as exc:
+        error = backend_error(exc, runtime.settings.llm_timeout)
+        log.warning("/chat failed: %s", error.message)
+        raise error from None
+    await runtime.finish(request, body.session_id, question, result)
+    return ChatResponse(
+        answer=result.get("answer", ""),
+        sources=result.get("sources", []),
+        context=result.get("context"),
+        session_id=body.session_id,
+    )
+
+
+async def _stream_events(
+    runnable: Runnable,
+    payload: Any,
+    config: RunnableConfig,
+    timeout: float,
+) -> AsyncIterator[tuple[str, Any]]:
+    """The chain's stream as (event, data) pairs; a stall longer than ``timeout`` is an error."""
+    iterator = runnable.astream(payload, config).__aiter__()
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError
+            try:
+                chunk = await asyncio.wait_for(iterator.__anext__(), timeout=remaining)
+            except StopAsyncIteration:
+                return
+            if "sources" in chunk:
+                yield "sources", chunk["sources"]
+            if "context" in chunk:
+                yield "context", chunk["context"]
+            if chunk.get("answer"):
+                yield "token", chunk["answer"]
+    finally:
+        aclose = getattr(iterator, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
+@router.post("/chat/stream")
+async def chat_stream(body: ChatRequest, request: Request) -> StreamingResponse:
+    """Stream the answer as SSE (default) or as plain text (``Accept: text/plain``)."""
+    runtime = get_runtime(request)
+    question = _check(runtime, body)
+    runnable, payload, config = await runtime.prepare(request, question, body.session_id)
+    plain = "text/plain" in request.headers.get("accept", "") and "text/event-stream" not in (
+        request.headers.get("accept", "")
+    )
+    timeout = runtime.settings.llm_timeout
+
+    async def sse() -> AsyncIterator[str]:
+        answer: list[str] = []
+        result: dict[str, Any] = {}
+        try:
+            async for event, data in _stream_events(runnable, payload, config, timeout):
+                if event == "token":
+                    answer.append(data)
+                elif event == "context":
+                    result["context"] = data
+                    continue
+                else:
+                    result["sources"] = data
+                yield _sse(event, data)
+        except Exception as exc:
+            error = backend_error(exc, timeout)
+            log.warning("/chat/stream failed: %s", error.message)
+            yield _sse("error", {"message": error.message, "error": error.code})
+            return
+        result["answer"] = "".join(answer)
+        await runtime.finish(request, body.session_id, question, result)
+        yield _sse("done", {"answer": result["answer"]})
+
+    async def text() -> AsyncIterator[str]:
+        answer: list[str] = []
+        try:
+            async for event, data in _stream_events(runnable, payload, config, timeout):
+                if event == "token":
+                    answer.append(data)
+                    yield data
+        except Exception as exc:
+            error = backend_error(exc, timeout)
+            log.warning("/chat/stream failed: %s", error.message)
+            yield f"\n[error] {error.message}\n"
+            return
+        await runtime.finish(request, body.session_id, question, {"answer": "".join(answer)})
+
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    if plain:
+        return StreamingResponse(text(), media_type="text/plain; charset=utf-8", headers=headers)
+    return StreamingResponse(sse(), media_type="text/event-stream", headers=headers)

@@ -1,0 +1,113 @@
+"""The FastAPI app: the RAG chain published with LangServe, plus seed-compatible routes.
+
+Thin on purpose. ``/rag`` is the chain (invoke, batch, stream, stream_log, stream_events, schemas,
+playground); ``/retriever`` is its retrieval step alone; ``/chat`` and ``/chat/stream`` keep the
+seed tutorial's contract; ``/health`` says what is loaded. The index and the model are opened once,
+in the lifespan, and the server never writes the index.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import RedirectResponse
+from langserve import add_routes
+from rag_chain import RagResources, resources_from_settings
+from rag_core.settings import Settings, get_settings
+
+from app.errors import install_error_handlers
+from app.limits import BodyLimitMiddleware
+from app.routes import chat, health
+from app.runtime import Runtime
+
+log = logging.getLogger("rag.server")
+
+#: Extensions (conversations, auth, rate limits, metrics) register here: fn(app, runtime) -> None.
+Extension = Callable[[FastAPI, Runtime], None]
+EXTENSIONS: list[Extension] = []
+
+
+def create_app(
+    settings: Settings | None = None,
+    resources: RagResources | None = None,
+    *,
+    warm: bool = True,
+) -> FastAPI:
+    """Build the app; tests pass fake resources, production uses the settings' factories."""
+    settings = settings or get_settings()
+    runtime = Runtime(settings, resources or resources_from_settings(settings))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if warm:
+            # Loading torch, MiniLM and the GGUF is blocking work: keep it off the event loop.
+            await asyncio.to_thread(runtime.resources.warm)
+        count = await asyncio.to_thread(runtime.resources.reader.count)
+        log.info(
+            "ready: collection %r %s",
+            settings.collection,
+            f"with {count} chunks" if count is not None else "missing (run rag-ingest)",
+        )
+        yield
+
+    app = FastAPI(
+        title="Private document chat",
+        version="0.1.0",
+        description="Answers only from your documents, with sources. See /docs and /rag/playground/.",
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    install_error_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+
+    async def config_modifier(config: dict[str, Any], request: Request) -> dict[str, Any]:
+        return dict(runtime.request_config(request, config))  # type: ignore[arg-type]
+
+    app.include_router(health.router)
+    app.include_router(chat.router)
+    for extension in EXTENSIONS:
+        extension(app, runtime)
+    dependencies = runtime.extensions.get("dependencies", [])
+    add_routes(
+        app,
+        runtime.chain,
+        path="/rag",
+        per_req_config_modifier=config_modifier,
+        dependencies=dependencies,
+    )
+    add_routes(
+        app,
+        runtime.retriever,
+        path="/retriever",
+        per_req_config_modifier=config_modifier,
+        dependencies=dependencies,
+    )
+
+    @app.get("/", include_in_schema=False)
+    async def index() -> RedirectResponse:
+        return RedirectResponse("/rag/playground/")
+
+    return app
+
+
+def __getattr__(name: str) -> Any:
+    # `uvicorn app.server:app` builds the app on first access, so importing this module is cheap
+    # and tests can call create_app() with their own settings.
+    if name == "app":
+        built = create_app()
+        globals()["app"] = built
+        return built
+    raise AttributeError(name)

@@ -1,0 +1,209 @@
+"""The grounded RAG chain: retrieve → refuse or generate → answer with sources first.
+
+Built from named, importable pieces so clients and other chains can compose them:
+
+- ``retrieve``: ``{"question"}`` → the question plus scored chunks that pass the relevance threshold;
+- ``format_sources``: scored chunks → the public citation dicts;
+- ``refuse_or_generate``: streams ``{"sources", "context"}`` first, then ``{"answer": token}`` pieces.
+  With no relevant chunk it answers the exact refusal sentence *without calling the model*: a tiny
+  model cannot be trusted to refuse by itself, so the decision is made on retrieval evidence;
+- ``retriever``: ``{"question"}`` → the citations the chain would give (published as ``/retriever``).
+
+The chain knows nothing of HTTP. Resources (index, model) come from a provider called on first use,
+so importing ``chain`` is cheap and the server decides when to load them (its lifespan).
+Per-request values arrive in ``config["configurable"]``: ``k`` (clamped to RAG_MAX_TOP_K) and
+``rag_user`` (whose private documents may be searched), which only the server sets.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.output_parsers import StrOutputParser
+from langchain_core.runnables import (
+    Runnable,
+    RunnableConfig,
+    RunnableGenerator,
+    RunnableLambda,
+)
+from langchain_core.runnables.utils import AddableDict
+from rag_core.embeddings import make_embeddings
+from rag_core.settings import REFUSAL, Settings, get_settings
+
+from rag_chain.budget import SAFETY_MARGIN, FittedContext, fit_context, token_counter
+from rag_chain.llm import make_chat_model
+from rag_chain.prompts import RAG_PROMPT
+from rag_chain.retrieval import IndexReader, ScoredChunk
+from rag_chain.schemas import Question, RagAnswer, SourceCitation
+
+log = logging.getLogger("rag.chain")
+
+USER_KEY = "rag_user"
+
+
+@dataclass
+class RagResources:
+    """What the chain needs at run time; tests build one with fakes."""
+
+    settings: Settings
+    reader: IndexReader
+    chat_model_factory: Callable[[], BaseChatModel]
+    _chat_model: BaseChatModel | None = field(default=None, init=False)
+
+    @property
+    def chat_model(self) -> BaseChatModel:
+        """The chat model, built once on first use."""
+        if self._chat_model is None:
+            self._chat_model = self.chat_model_factory()
+        return self._chat_model
+
+    def warm(self) -> None:
+        """Load the model and open the index now, so the first request pays nothing."""
+        model = self.chat_model
+        load = getattr(model, "load", None)
+        if callable(load):
+            load()
+        self.reader.store()
+
+
+def resources_from_settings(settings: Settings) -> RagResources:
+    """Real resources: embeddings, index reader and chat model chosen by the settings."""
+    return RagResources(
+        settings=settings,
+        reader=IndexReader(settings, lambda: make_embeddings(settings)),
+        chat_model_factory=lambda: make_chat_model(settings),
+    )
+
+
+@lru_cache(maxsize=1)
+def default_resources() -> RagResources:
+    """Process-wide resources built from the environment's settings."""
+    return resources_from_settings(get_settings())
+
+
+ResourceProvider = Callable[[], RagResources]
+
+
+def _question_of(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Question):
+        return value.question
+    if isinstance(value, dict) and isinstance(value.get("question"), str):
+        return value["question"]
+    raise ValueError('input must be {"question": "<text>"}')
+
+
+def _requested_k(config: RunnableConfig | None, settings: Settings) -> int:
+    raw = ((config or {}).get("configurable") or {}).get("k", settings.top_k)
+    try:
+        k = int(raw)
+    except (TypeError, ValueError):
+        k = settings.top_k
+    return max(1, min(k, settings.max_top_k))
+
+
+def _user_of(config: RunnableConfig | None) -> str | None:
+    user = ((config or {}).get("configurable") or {}).get(USER_KEY)
+    return user if isinstance(user, str) and user else None
+
+
+def format_sources(chunks: list[ScoredChunk]) -> list[dict[str, Any]]:
+    """Citation dicts for the chunks, in rank order."""
+    return [chunk.citation() for chunk in chunks]
+
+
+def make_retrieve(provider: ResourceProvider) -> Runnable:
+    """``{"question"}`` → ``{"question", "chunks"}`` keeping chunks above the score threshold."""
+
+    def retrieve(value: Any, config: RunnableConfig) -> dict[str, Any]:
+        res = provider()
+        question = _question_of(value)
+        hits = res.reader.search(question, _requested_k(config, res.settings), _user_of(config))
+        relevant = [h for h in hits if h.score >= res.settings.score_threshold]
+        return {"question": question, "chunks": relevant}
+
+    async def aretrieve(value: Any, config: RunnableConfig) -> dict[str, Any]:
+        from langchain_core.runnables.config import run_in_executor
+
+        return await run_in_executor(config, retrieve, value, config)
+
+    return RunnableLambda(retrieve, afunc=aretrieve, name="retrieve")
+
+
+def _fit(res: RagResources, question: str, chunks: list[ScoredChunk]) -> FittedContext:
+    count = token_counter(res.chat_model)
+    overhead = count(RAG_PROMPT.format(context="", question=question)) + SAFETY_MARGIN
+    budget = res.settings.llm_context_window - res.settings.llm_max_tokens - overhead
+    fitted = fit_context(chunks, budget_tokens=budget, count=count)
+    if fitted.cut or fitted.truncated:
+        log.warning("context budget: %s", fitted.report())
+    return fitted
+
+
+def make_refuse_or_generate(provider: ResourceProvider) -> Runnable:
+    """Stream sources first, then either the refusal (no LLM call) or the model's answer."""
+
+    def head(value: dict[str, Any]) -> tuple[AddableDict, FittedContext | None]:
+        res = provider()
+        chunks: list[ScoredChunk] = value["chunks"]
+        if not chunks:
+            return AddableDict(sources=[], context={"chunks_used": 0, "refused": True}), None
+        fitted = _fit(res, value["question"], chunks)
+        report = fitted.report()
+        return AddableDict(sources=format_sources(fitted.used), context=report), fitted
+
+    def generate(inputs: Iterator[dict[str, Any]], config: RunnableConfig) -> Iterator[AddableDict]:
+        for value in inputs:
+            first, fitted = head(value)
+            yield first
+            if fitted is None:
+                yield AddableDict(answer=REFUSAL)
+                continue
+            answerer = RAG_PROMPT | provider().chat_model | StrOutputParser()
+            prompt_input = {"context": fitted.text, "question": value["question"]}
+            for token in answerer.stream(prompt_input, config):
+                yield AddableDict(answer=token)
+
+    async def agenerate(
+        inputs: AsyncIterator[dict[str, Any]], config: RunnableConfig
+    ) -> AsyncIterator[AddableDict]:
+        async for value in inputs:
+            first, fitted = head(value)
+            yield first
+            if fitted is None:
+                yield AddableDict(answer=REFUSAL)
+                continue
+            answerer = RAG_PROMPT | provider().chat_model | StrOutputParser()
+            prompt_input = {"context": fitted.text, "question": value["question"]}
+            async for token in answerer.astream(prompt_input, config):
+                yield AddableDict(answer=token)
+
+    return RunnableGenerator(generate, agenerate, name="refuse_or_generate")  # type: ignore[arg-type]
+
+
+def build_chain(provider: ResourceProvider = default_resources) -> Runnable:
+    """The full chain, typed so LangServe publishes readable schemas and validates input."""
+    retrieve = make_retrieve(provider)
+    answer = make_refuse_or_generate(provider)
+    return (retrieve | answer).with_types(input_type=Question, output_type=RagAnswer)
+
+
+def build_retriever(provider: ResourceProvider = default_resources) -> Runnable:
+    """Question → the citations the chain would give, for clients that compose their own chain."""
+    citations: Runnable = RunnableLambda(
+        lambda v: format_sources(v["chunks"]), name="format_sources"
+    )
+    return (make_retrieve(provider) | citations).with_types(
+        input_type=Question,
+        output_type=list[SourceCitation],  # type: ignore[arg-type]
+    )
+
+
+chain = build_chain()
+retriever = build_retriever()

@@ -1,0 +1,112 @@
+"""Scored retrieval from the index, and the citation shape every client sees.
+
+Serving only *opens* the index. If it does not exist yet, retrieval returns nothing (the chain then
+refuses) and tries again on the next question, so a server started before the first ingest begins
+answering as soon as the index appears.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from langchain_core.documents import Document
+from langchain_core.embeddings import Embeddings
+from langchain_core.vectorstores import VectorStore
+from rag_core.names import OWNER_KEY, SHARED_OWNER
+from rag_core.settings import Settings
+from rag_core.vectorstore import IndexMissingError, count_chunks, make_vectorstore
+
+log = logging.getLogger("rag.retrieval")
+
+SNIPPET_CHARS = 300
+
+
+@dataclass(frozen=True)
+class ScoredChunk:
+    """A retrieved chunk with its cosine relevance score in [0, 1]."""
+
+    document: Document
+    score: float
+
+    def citation(self) -> dict[str, Any]:
+        """The public source shape: where the chunk is, how relevant, and what it says."""
+        meta = self.document.metadata
+        text = " ".join(self.document.page_content.split())
+        return {
+            "source": str(meta.get("source", "")),
+            "page": _int_or_none(meta.get("page")),
+            "start_line": _int_or_none(meta.get("start_line")),
+            "end_line": _int_or_none(meta.get("end_line")),
+            "headings": meta.get("headings") or None,
+            "score": round(float(self.score), 4),
+            "snippet": text[:SNIPPET_CHARS] + ("…" if len(text) > SNIPPET_CHARS else ""),
+        }
+
+
+def _int_or_none(value: Any) -> int | None:
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def owner_filter(user: str | None) -> dict[str, Any]:
+    """Chroma filter for what a caller may see: the shared documents plus their own."""
+    if not user:
+        return {OWNER_KEY: SHARED_OWNER}
+    return {OWNER_KEY: {"$in": [SHARED_OWNER, user]}}
+
+
+class IndexReader:
+    """Opens the collection lazily and searches it; never writes."""
+
+    #: Seconds between attempts to open a missing index (cheap, but not on every request).
+    RETRY_SECONDS = 2.0
+
+    def __init__(
+        self,
+        settings: Settings,
+        embeddings: Embeddings | Callable[[], Embeddings],
+        vectorstore: VectorStore | None = None,
+    ) -> None:
+        self.settings = settings
+        self._embeddings = embeddings
+        self._store = vectorstore
+        self._lock = threading.Lock()
+        self._next_try = 0.0
+
+    def embeddings(self) -> Embeddings:
+        """The query embedding model (built on first use when given as a factory)."""
+        if callable(self._embeddings) and not isinstance(self._embeddings, Embeddings):
+            self._embeddings = self._embeddings()
+        return self._embeddings
+
+    def store(self) -> VectorStore | None:
+        """The opened collection, or None while no ingest has created it."""
+        if self._store is not None:
+            return self._store
+        with self._lock:
+            now = time.monotonic()
+            if self._store is None and now >= self._next_try:
+                try:
+                    self._store = make_vectorstore(self.settings, self.embeddings(), create=False)
+                except IndexMissingError as exc:
+                    self._next_try = now + self.RETRY_SECONDS
+                    log.warning("%s", exc)
+        return self._store
+
+    def count(self) -> int | None:
+        """Chunks in the collection, or None when there is no index."""
+        store = self.store()
+        return None if store is None else count_chunks(store)  # type: ignore[arg-type]
+
+    def search(self, question: str, k: int, user: str | None = None) -> list[ScoredChunk]:
+        """Top-k chunks the caller may see, best first, with relevance scores."""
+        store = self.store()
+        if store is None or not question.strip():
+            return []
+        # Cosine distance d is in [0, 2]; relevance 1 - d, clamped to [0, 1] (opposite = 0).
+        hits = store.similarity_search_with_score(question, k=k, filter=owner_filter(user))
+        return [ScoredChunk(doc, max(0.0, min(1.0, 1.0 - float(dist)))) for doc, dist in hits]

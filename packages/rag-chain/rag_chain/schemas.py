@@ -1,0 +1,43 @@
+"""Input and output types of the chain, declared once for LangServe, the server and clients."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Question(BaseModel):
+    """What a client asks. Unknown fields are rejected so typos fail loudly."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    question: str = Field(..., min_length=1, description="The question about your documents.")
+
+
+class SourceCitation(BaseModel):
+    """Where an answer comes from: file, page or line range, heading path, relevance, excerpt."""
+
+    source: str
+    page: int | None = None
+    start_line: int | None = None
+    end_line: int | None = None
+    headings: str | None = None
+    score: float
+    snippet: str
+
+
+class ContextReport(BaseModel):
+    """How the retrieved chunks fitted into the model's context window."""
+
+    chunks_used: int = 0
+    chunks_cut: list[str | None] = Field(default_factory=list)
+    truncated: bool = False
+    tokens: int = 0
+    refused: bool = False
+
+
+class RagAnswer(BaseModel):
+    """The chain's output; streamed as sources (and context) first, then answer pieces."""
+
+    answer: str
+    sources: list[SourceCitation]
+    context: ContextReport | None = None

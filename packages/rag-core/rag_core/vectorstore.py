@@ -1,0 +1,88 @@
+"""Chroma factory: the embedded store on disk by default, a Chroma server when RAG_CHROMA_URL is set.
+
+Ingest creates the collection; serving only opens it (``create=False``) and treats a missing
+collection as "no index yet" rather than creating an empty one behind the user's back.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+from urllib.parse import urlparse
+
+from langchain_chroma import Chroma
+from langchain_core.embeddings import Embeddings
+
+from rag_core.settings import Settings
+
+# Cosine space makes relevance scores land in [0, 1], so a score threshold means something.
+COLLECTION_METADATA = {"hnsw:space": "cosine"}
+
+_clients: dict[str, Any] = {}
+_clients_lock = threading.Lock()
+
+
+class IndexMissingError(RuntimeError):
+    """The collection does not exist yet: run rag-ingest first."""
+
+
+def make_chroma_client(settings: Settings) -> Any:
+    """One chromadb client per store location and process (clients are heavy and thread-safe)."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+    key = settings.chroma_url or str(settings.chroma_dir.resolve())
+    with _clients_lock:
+        client = _clients.get(key)
+        if client is None:
+            if settings.chroma_url:
+                url = urlparse(settings.chroma_url)
+                client = chromadb.HttpClient(
+                    host=url.hostname or "127.0.0.1",
+                    port=url.port or (443 if url.scheme == "https" else 8000),
+                    ssl=url.scheme == "https",
+                    settings=chroma_settings,
+                )
+            else:
+                settings.chroma_dir.mkdir(parents=True, exist_ok=True)
+                client = chromadb.PersistentClient(
+                    path=str(settings.chroma_dir), settings=chroma_settings
+                )
+            _clients[key] = client
+    return client
+
+
+def collection_exists(settings: Settings, name: str | None = None) -> bool:
+    """Whether the collection has been created by an ingest run."""
+    client = make_chroma_client(settings)
+    wanted = name or settings.collection
+    return any((c if isinstance(c, str) else c.name) == wanted for c in client.list_collections())
+
+
+def make_vectorstore(
+    settings: Settings,
+    embeddings: Embeddings,
+    *,
+    collection: str | None = None,
+    create: bool = False,
+) -> Chroma:
+    """Open (or, for ingest, create) the collection with our embeddings, never Chroma's own."""
+    name = collection or settings.collection
+    client = make_chroma_client(settings)
+    if not create and not collection_exists(settings, name):
+        raise IndexMissingError(
+            f"collection {name!r} does not exist yet: run `rag-ingest PATH` to build the index"
+        )
+    return Chroma(
+        client=client,
+        collection_name=name,
+        embedding_function=embeddings,
+        collection_metadata=COLLECTION_METADATA,
+        create_collection_if_not_exists=create,
+    )
+
+
+def count_chunks(store: Chroma) -> int:
+    """Number of chunks the collection holds."""
+    return int(store._collection.count())
