@@ -1,0 +1,106 @@
+"""Shared fixtures: isolated settings, a real sample index built once, and live servers.
+
+Unit tests use fakes (``fake_resources``); integration tests use ``sample_index`` (the bundled
+samples ingested once per session with the real MiniLM into a temp dir) and ``live_server`` (the
+real ``rag-serve`` process on a free loopback port, with the real tiny model).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.servers import LiveServer, free_port, start_server
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT / "samples"
+BIN = Path(sys.executable).parent
+
+
+@pytest.fixture(autouse=True)
+def _reset_sse_starlette() -> Iterator[None]:
+    """sse-starlette 1.x binds a global exit event to the first event loop; reset it per test."""
+    from sse_starlette.sse import AppStatus
+
+    AppStatus.should_exit_event = None
+    yield
+    AppStatus.should_exit_event = None
+
+
+@pytest.fixture
+def rag_env(tmp_path: Path) -> dict[str, str]:
+    """Environment for a subprocess with its own data dir and nothing inherited from a .env."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
+    env.update({"RAG_DATA_DIR": str(tmp_path / "data"), "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"})
+    return env
+
+
+def run_ingest(
+    *args: str, env: dict[str, str], timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """Run the real rag-ingest CLI."""
+    return subprocess.run(
+        [str(BIN / "rag-ingest"), "--no-progress", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="session")
+def sample_index(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """The bundled samples ingested once with the real embeddings; returns the env to use it."""
+    data = tmp_path_factory.mktemp("sample-index") / "data"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
+    env.update({"RAG_DATA_DIR": str(data), "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"})
+    result = run_ingest(str(SAMPLES), "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    return env
+
+
+@pytest.fixture
+def live_server(tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
+    """Factory starting real `rag-serve` processes; all are stopped at the end of the test."""
+    started: list[LiveServer] = []
+
+    def start(env: dict[str, str], **extra_env: str) -> LiveServer:
+        server = start_server({**env, **extra_env}, log_path=tmp_path / f"server-{len(started)}.log")
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def sample_server(
+    tmp_path_factory: pytest.TempPathFactory, sample_index: dict[str, str]
+) -> Iterator[LiveServer]:
+    """One real server over the sample index, shared by a module's read-only tests."""
+    log = tmp_path_factory.mktemp("server") / "server.log"
+    server = start_server(dict(sample_index), log_path=log)
+    yield server
+    server.stop()
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 10.0, step: float = 0.05) -> bool:
+    """Poll ``predicate`` until it is true or ``timeout`` passes."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(step)
+    return predicate()
+
+
+__all__ = ["LiveServer", "free_port", "httpx", "run_ingest", "wait_until"]
