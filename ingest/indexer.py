@@ -100,14 +100,15 @@ def discover(paths: Iterable[Path]) -> tuple[list[SourceFile], list[dict[str, st
     seen: dict[str, Path] = {}
 
     def add(path: Path, source: str) -> None:
-        if source in seen and seen[source] != path.resolve():
-            failed.append(
-                {
-                    "path": str(path),
-                    "error": f"source name {source!r} already used by {seen[source]}",
-                }
-            )
-            return
+        if source in seen:
+            if seen[source] != path.resolve():
+                failed.append(
+                    {
+                        "path": str(path),
+                        "error": f"source name {source!r} already used by {seen[source]}",
+                    }
+                )
+            return  # the same file reached twice (a folder and the file in it) is ingested once
         seen[source] = path.resolve()
         files.append(SourceFile(path, source))
 

@@ -172,10 +172,11 @@ def load_docx(path: Path) -> list[Segment]:
     import zipfile
 
     from docx import Document as DocxDocument
+    from docx.opc.exceptions import PackageNotFoundError
 
     try:
         document = DocxDocument(str(path))
-    except (zipfile.BadZipFile, KeyError, ValueError) as exc:
+    except (zipfile.BadZipFile, KeyError, ValueError, PackageNotFoundError) as exc:
         raise LoadError(f"not a readable .docx file ({exc.__class__.__name__}: {exc})") from exc
     segments: list[Segment] = []
     stack: list[tuple[int, str]] = []
