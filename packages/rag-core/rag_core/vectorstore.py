@@ -54,7 +54,9 @@ def make_chroma_client(settings: Settings) -> Any:
 
 
 def collection_exists(settings: Settings, name: str | None = None) -> bool:
-    """Whether the collection has been created by an ingest run."""
+    """Whether the collection has been created by an ingest run (never creates anything)."""
+    if not settings.chroma_url and not (settings.chroma_dir / "chroma.sqlite3").exists():
+        return False
     client = make_chroma_client(settings)
     wanted = name or settings.collection
     return any((c if isinstance(c, str) else c.name) == wanted for c in client.list_collections())
