@@ -19,8 +19,10 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import RedirectResponse
 from langserve import add_routes
 from rag_chain import RagResources, resources_from_settings
+from rag_chain.conversation import build_chat_chain
 from rag_core.settings import Settings, get_settings
 
+from app import conversations
 from app.errors import install_error_handlers
 from app.limits import BodyLimitMiddleware
 from app.routes import chat, health
@@ -30,7 +32,7 @@ log = logging.getLogger("rag.server")
 
 #: Extensions (conversations, auth, rate limits, metrics) register here: fn(app, runtime) -> None.
 Extension = Callable[[FastAPI, Runtime], None]
-EXTENSIONS: list[Extension] = []
+EXTENSIONS: list[Extension] = [conversations.install]
 
 
 def create_app(
@@ -54,7 +56,11 @@ def create_app(
             settings.collection,
             f"with {count} chunks" if count is not None else "missing (run rag-ingest)",
         )
+        for startup in runtime.extensions.get("startup", []):
+            await startup()
         yield
+        for shutdown in runtime.extensions.get("shutdown", []):
+            await shutdown()
 
     app = FastAPI(
         title="Private document chat",
@@ -92,6 +98,15 @@ def create_app(
         app,
         runtime.retriever,
         path="/retriever",
+        per_req_config_modifier=config_modifier,
+        dependencies=dependencies,
+    )
+
+    add_routes(
+        app,
+        build_chat_chain(lambda: runtime.resources),
+        path="/conversation",
+        playground_type="chat",
         per_req_config_modifier=config_modifier,
         dependencies=dependencies,
     )

@@ -107,6 +107,15 @@ class Settings(BaseSettings):
     auth: Literal["off", "apikey"] = Field("off", description="off or apikey (Bearer keys).")
     rate_limit_per_minute: float = Field(60.0, gt=0, description="Sustained requests per minute.")
     rate_limit_burst: int = Field(20, ge=1, description="Requests allowed in a burst.")
+    rate_limit_enabled: bool = Field(True, description="Token-bucket limit per key or address.")
+    table_prefix: str = Field(
+        "rag_",
+        pattern=r"^[a-z][a-z0-9_]{0,30}$",
+        description="Prefix of the history/key tables, so several services can share a database.",
+    )
+    redis_prefix: str = Field(
+        "rag:", max_length=64, description="Prefix of Redis keys, so services can share a Redis."
+    )
 
     @field_validator("chroma_url", "openai_base_url", "ollama_base_url")
     @classmethod

@@ -1,0 +1,87 @@
+"""Access control in front of every route: authenticate, then rate-limit, then serve.
+
+One ASGI middleware rather than per-route dependencies, so LangServe's routes, the playground's
+static files, /docs and any route added later are covered without anyone remembering to. Only
+``OPEN_PATHS`` (``/health``) and CORS preflights pass untouched. A stream counts once: the token
+is taken when the request arrives, whatever it returns afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from app.auth import Authenticator, AuthError
+from app.errors import error_body
+from app.ratelimit import RateLimiter
+
+log = logging.getLogger("rag.access")
+
+#: Paths served without a key and without rate limiting (must not reveal anything private).
+OPEN_PATHS = frozenset({"/health"})
+
+
+class AccessMiddleware:
+    """Sets ``request.state.user`` from the API key (401 without one), then applies rate limits (429)."""
+
+    def __init__(
+        self, app: ASGIApp, authenticator: Authenticator, limiter: RateLimiter | None
+    ) -> None:
+        self.app = app
+        self.authenticator = authenticator
+        self.limiter = limiter
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or scope.get("path") in OPEN_PATHS
+            or scope.get("method") == "OPTIONS"
+        ):
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        authorization = headers.get(b"authorization", b"").decode("latin-1") or None
+        try:
+            identity = await self.authenticator.identify(authorization)
+        except AuthError as exc:
+            await _reply(send, 401, str(exc), {"www-authenticate": "Bearer"})
+            return
+        except (SQLAlchemyError, OSError) as exc:
+            log.error("API key lookup failed: %s", exc)
+            await _reply(send, 503, "the key database is unavailable; try again shortly")
+            return
+        if identity is not None:
+            scope.setdefault("state", {})["user"] = identity.user
+        if self.limiter is not None:
+            client = scope.get("client")
+            bucket = f"key:{identity.key_id}" if identity else f"ip:{client[0] if client else '-'}"
+            decision = await self.limiter.hit(bucket)
+            if not decision.allowed:
+                retry = decision.retry_after_header
+                await _reply(
+                    send,
+                    429,
+                    f"too many requests; retry in {retry} s (limit: RAG_RATE_LIMIT_PER_MINUTE "
+                    "per minute, RAG_RATE_LIMIT_BURST at once)",
+                    {"retry-after": retry},
+                    retry_after=int(retry),
+                )
+                return
+        await self.app(scope, receive, send)
+
+
+async def _reply(
+    send: Send, status: int, message: str, headers: dict[str, str] | None = None, **extra: Any
+) -> None:
+    body = json.dumps(error_body(status, message, **extra)).encode()
+    raw = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        *((k.encode(), v.encode()) for k, v in (headers or {}).items()),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
