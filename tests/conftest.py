@@ -23,6 +23,10 @@ ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
 BIN = Path(sys.executable).parent
 
+# Rate limiting is on by default; tests fire requests far faster than a person, so every app and
+# server they start gets a huge burst unless a test sets its own (tests of the limiter do).
+os.environ.setdefault("RAG_RATE_LIMIT_BURST", "1000000")
+
 
 @pytest.fixture(autouse=True)
 def _reset_sse_starlette() -> Iterator[None]:

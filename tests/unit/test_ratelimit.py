@@ -1,0 +1,106 @@
+"""Token-bucket limits: bucket arithmetic on a fake clock, and 429s from the app."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from rag_core.settings import load_settings
+
+from app import ratelimit
+from app.ratelimit import MemoryRateLimiter, make_rate_limiter
+from tests.support.apps import app_client, create_key
+from tests.support.fakes import fake_chat_model, fake_resources
+
+QUESTION = {"input": {"question": "Which port?"}}
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    fake = FakeClock()
+    monkeypatch.setattr(ratelimit.time, "monotonic", fake)
+    return fake
+
+
+async def test_burst_then_refill_at_the_sustained_rate(clock: FakeClock) -> None:
+    limiter = MemoryRateLimiter(per_minute=30, burst=3)  # one token every 2 s
+    assert [(await limiter.hit("a")).allowed for _ in range(4)] == [True, True, True, False]
+    denied = await limiter.hit("a")
+    assert not denied.allowed and denied.retry_after == pytest.approx(2.0)
+    assert denied.retry_after_header == "2"
+    clock.now += 1.0
+    assert not (await limiter.hit("a")).allowed
+    clock.now += 1.0
+    assert (await limiter.hit("a")).allowed
+    assert not (await limiter.hit("a")).allowed
+    clock.now += 3600
+    assert [(await limiter.hit("a")).allowed for _ in range(4)] == [True, True, True, False]
+    assert (await limiter.hit("b")).allowed, "each key has its own bucket"
+
+
+def test_settings_choose_the_limiter(tmp_path: Path) -> None:
+    assert make_rate_limiter(load_settings(data_dir=tmp_path, rate_limit_enabled=False)) is None
+    memory = make_rate_limiter(load_settings(data_dir=tmp_path))
+    assert isinstance(memory, MemoryRateLimiter)
+    redis = make_rate_limiter(load_settings(data_dir=tmp_path, redis_url="redis://127.0.0.1:1/0"))
+    assert isinstance(redis, ratelimit.RedisRateLimiter)
+
+
+async def test_over_the_limit_is_429_with_retry_after(tmp_path: Path) -> None:
+    res = fake_resources(
+        tmp_path / "data", fake_chat_model(), rate_limit_burst=3, rate_limit_per_minute=1
+    )
+    async with app_client(res) as (_, client):
+        codes = [
+            (await client.post("/retriever/invoke", json=QUESTION)).status_code for _ in range(3)
+        ]
+        assert codes == [200, 200, 200]
+        denied = await client.post("/retriever/invoke", json=QUESTION)
+        assert denied.status_code == 429
+        assert denied.json()["error"] == "rate_limited" and denied.json()["retry_after"] >= 1
+        assert 1 <= int(denied.headers["retry-after"]) <= 60
+        assert (await client.get("/sessions")).status_code == 429, "all routes share the budget"
+        for _ in range(5):
+            assert (await client.get("/health")).status_code == 200, "/health is not limited"
+
+
+async def test_a_stream_counts_once(tmp_path: Path) -> None:
+    res = fake_resources(
+        tmp_path / "data",
+        fake_chat_model("one two three four five six seven eight"),
+        rate_limit_burst=2,
+        rate_limit_per_minute=1,
+    )
+    async with app_client(res) as (_, client):
+        body = {"question": "How much does the Team plan cost?"}
+        async with client.stream("POST", "/chat/stream", json=body) as response:
+            events = [line async for line in response.aiter_lines() if line.startswith("event:")]
+        assert events.count("event: token") >= 8
+        assert (await client.post("/rag/stream", json={"input": body})).status_code == 200
+        assert (await client.post("/chat", json=body)).status_code == 429
+
+
+async def test_each_key_has_its_own_budget(tmp_path: Path) -> None:
+    res = fake_resources(
+        tmp_path / "data",
+        fake_chat_model(),
+        auth="apikey",
+        rate_limit_burst=2,
+        rate_limit_per_minute=1,
+    )
+    async with app_client(res) as (app, client):
+        alice, bob = await create_key(app, "alice"), await create_key(app, "bob")
+        for _ in range(2):
+            assert (await client.get("/sessions", headers=alice)).status_code == 200
+        assert (await client.get("/sessions", headers=alice)).status_code == 429
+        assert (await client.get("/sessions", headers=bob)).status_code == 200
+        unauthenticated = await client.get("/sessions")
+        assert unauthenticated.status_code == 401, "a bad key is refused before it costs anything"
