@@ -30,7 +30,9 @@ def test_heading_only_chunk_merges_into_its_first_subsection() -> None:
 
 
 def test_chunks_respect_size_and_overlap_within_a_section() -> None:
-    paragraphs = [Segment(f"Paragraph {i} " + "x" * 80, i * 2 + 1, i * 2 + 1, ("S",)) for i in range(10)]
+    paragraphs = [
+        Segment(f"Paragraph {i} " + "x" * 80, i * 2 + 1, i * 2 + 1, ("S",)) for i in range(10)
+    ]
     docs = chunk_segments(paragraphs, source="s.md", chunk_size=300, chunk_overlap=100)
     assert all(len(d.page_content) <= 300 for d in docs)
     assert len(docs) > 3

@@ -16,7 +16,9 @@ from ingest.indexer import Ingestor, discover
 def corpus(tmp_path: Path) -> Path:
     root = tmp_path / "docs"
     (root / "guide").mkdir(parents=True)
-    (root / "guide" / "setup.md").write_text("# Setup\n\nInstall with qf install.\n\n## Ports\n\nPort 7420.\n")
+    (root / "guide" / "setup.md").write_text(
+        "# Setup\n\nInstall with qf install.\n\n## Ports\n\nPort 7420.\n"
+    )
     (root / "faq.txt").write_text("Q: Is it free?\nA: The Free plan is.\n")
     (root / "notes.bin").write_bytes(b"\x00\x01")
     (root / ".hidden").mkdir()
@@ -66,12 +68,17 @@ def test_edit_replaces_only_that_files_chunks(tmp_path: Path, corpus: Path) -> N
     assert len(after) == len(before)
 
 
-def test_prune_removes_vanished_files_and_dry_run_writes_nothing(tmp_path: Path, corpus: Path) -> None:
+def test_prune_removes_vanished_files_and_dry_run_writes_nothing(
+    tmp_path: Path, corpus: Path
+) -> None:
     make(tmp_path).run([corpus], progress=False)
     (corpus / "faq.txt").unlink()
     plan = make(tmp_path).run([corpus], prune=True, dry_run=True, progress=False)
     assert plan.deleted == 1 and any(line.startswith("delete   faq.txt") for line in plan.plan)
-    assert {m["source"] for m in all_chunks(make(tmp_path)).values()} == {"faq.txt", "guide/setup.md"}
+    assert {m["source"] for m in all_chunks(make(tmp_path)).values()} == {
+        "faq.txt",
+        "guide/setup.md",
+    }
     without_prune = make(tmp_path).run([corpus], progress=False)
     assert without_prune.deleted == 0
     pruned = make(tmp_path).run([corpus], prune=True, progress=False)
