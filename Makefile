@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 NODE_DIR := tests/browser
 
-.PHONY: install run serve ingest-samples test test-fast lint format bench bench-full browser-deps langgraph-dev clean
+.PHONY: install run serve ingest-samples test test-fast lint format bench bench-full browser-deps langgraph-venv langgraph-dev clean
 
 $(STAMP): pyproject.toml requirements/constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -51,9 +51,22 @@ bench: install
 bench-full: install
 	$(BIN)/python -m bench --full
 
-langgraph-dev:
-	test -x .venv-langgraph/bin/langgraph || ($(PYTHON) -m venv .venv-langgraph && .venv-langgraph/bin/pip install -q torch==2.13.0 && .venv-langgraph/bin/pip install -q -e . "langgraph-cli[inmem]")
-	LANGGRAPH_CLI_NO_ANALYTICS=1 .venv-langgraph/bin/langgraph dev --no-browser --no-reload --host 127.0.0.1 --port 2024
+# `langgraph dev` needs sse-starlette 3.x, langserve pins <2: it gets its own venv with only what the
+# graphs import (requirements/langgraph.txt) and the project installed without its server deps.
+LG_VENV := .venv-langgraph
+LG_STAMP := $(LG_VENV)/.installed
+
+$(LG_STAMP): requirements/langgraph.txt requirements/langgraph-constraints.txt pyproject.toml
+	test -x $(LG_VENV)/bin/python || $(PYTHON) -m venv $(LG_VENV)
+	$(LG_VENV)/bin/python -m pip install -q torch==2.13.0
+	$(LG_VENV)/bin/python -m pip install -q -c requirements/langgraph-constraints.txt -r requirements/langgraph.txt
+	$(LG_VENV)/bin/python -m pip install -q --no-deps -e .
+	touch $(LG_STAMP)
+
+langgraph-venv: $(LG_STAMP)
+
+langgraph-dev: $(LG_STAMP)
+	LANGGRAPH_CLI_NO_ANALYTICS=1 $(LG_VENV)/bin/langgraph dev --no-browser --no-reload --host 127.0.0.1 --port 2024
 
 clean:
 	rm -rf $(VENV) .venv-langgraph data .pytest_cache .mypy_cache .ruff_cache

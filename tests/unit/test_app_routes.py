@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -14,25 +12,11 @@ from rag_core.settings import REFUSAL
 
 from app.server import create_app
 from tests.support.fakes import ExplodingChatModel, fake_chat_model, fake_resources
+from tests.support.sse import parse_sse
 
 PRICING_Q = "How much does the Team plan cost?"
 OFF_DOMAIN_Q = "Quels sont les meilleurs fromages?"
 REPLY = "Twelve euros per user per month."
-
-
-def parse_sse(text: str) -> list[tuple[str, Any]]:
-    """(event, decoded JSON data) pairs of an SSE body, in order."""
-    events = []
-    for block in text.replace("\r\n", "\n").split("\n\n"):
-        name, data = "message", []
-        for line in block.split("\n"):
-            if line.startswith("event:"):
-                name = line[6:].strip()
-            elif line.startswith("data:"):
-                data.append(line[5:].lstrip())
-        if data:
-            events.append((name, json.loads("\n".join(data))))
-    return events
 
 
 async def _client(res: RagResources) -> AsyncIterator[httpx.AsyncClient]:
