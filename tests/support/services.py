@@ -10,6 +10,7 @@ import asyncio
 import os
 import socket
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlparse
 
 import pytest
@@ -50,7 +51,9 @@ def require_postgres() -> str:
         await conn.close()
 
     try:
-        asyncio.run(ping())
+        # In a thread of its own: callers may already be inside an event loop (async fixtures).
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, ping()).result(timeout=10)
     except Exception as exc:
         _absent(f"PostgreSQL ({exc})", POSTGRES_URL)
     return POSTGRES_URL
