@@ -45,9 +45,14 @@ class AccessMiddleware:
             return
         headers = dict(scope.get("headers") or [])
         authorization = headers.get(b"authorization", b"").decode("latin-1") or None
+        client = scope.get("client")
+        address = f"ip:{client[0] if client else '-'}"
         try:
             identity = await self.authenticator.identify(authorization)
         except AuthError as exc:
+            # Failed attempts spend the address's tokens: guessing keys is rate-limited too.
+            if await self._limited(send, address):
+                return
             await _reply(send, 401, str(exc), {"www-authenticate": "Bearer"})
             return
         except (SQLAlchemyError, OSError) as exc:
@@ -56,22 +61,27 @@ class AccessMiddleware:
             return
         if identity is not None:
             scope.setdefault("state", {})["user"] = identity.user
-        if self.limiter is not None:
-            client = scope.get("client")
-            bucket = f"key:{identity.key_id}" if identity else f"ip:{client[0] if client else '-'}"
-            decision = await self.limiter.hit(bucket)
-            if not decision.allowed:
-                retry = decision.retry_after_header
-                await _reply(
-                    send,
-                    429,
-                    f"too many requests; retry in {retry} s (limit: RAG_RATE_LIMIT_PER_MINUTE "
-                    "per minute, RAG_RATE_LIMIT_BURST at once)",
-                    {"retry-after": retry},
-                    retry_after=int(retry),
-                )
-                return
+        if await self._limited(send, f"key:{identity.key_id}" if identity else address):
+            return
         await self.app(scope, receive, send)
+
+    async def _limited(self, send: Send, bucket: str) -> bool:
+        """Spend a token of ``bucket``; when there is none, answer 429 and say so."""
+        if self.limiter is None:
+            return False
+        decision = await self.limiter.hit(bucket)
+        if decision.allowed:
+            return False
+        retry = decision.retry_after_header
+        await _reply(
+            send,
+            429,
+            f"too many requests; retry in {retry} s (limits: RAG_RATE_LIMIT_PER_MINUTE per "
+            "minute, RAG_RATE_LIMIT_BURST at once)",
+            {"retry-after": retry},
+            retry_after=int(retry),
+        )
+        return True
 
 
 async def _reply(

@@ -102,5 +102,11 @@ async def test_each_key_has_its_own_budget(tmp_path: Path) -> None:
             assert (await client.get("/sessions", headers=alice)).status_code == 200
         assert (await client.get("/sessions", headers=alice)).status_code == 429
         assert (await client.get("/sessions", headers=bob)).status_code == 200
-        unauthenticated = await client.get("/sessions")
-        assert unauthenticated.status_code == 401, "a bad key is refused before it costs anything"
+        guesses = [
+            (
+                await client.get("/sessions", headers={"Authorization": f"Bearer rag_{i}"})
+            ).status_code
+            for i in range(3)
+        ]
+        assert guesses == [401, 401, 429], "failed attempts spend the address's budget"
+        assert (await client.get("/sessions", headers=bob)).status_code == 200
