@@ -2,8 +2,10 @@
 
 Thin on purpose. ``/rag`` is the chain (invoke, batch, stream, stream_log, stream_events, schemas,
 playground); ``/retriever`` is its retrieval step alone; ``/chat`` and ``/chat/stream`` keep the
-seed tutorial's contract; ``/health`` says what is loaded. The index and the model are opened once,
-in the lifespan, and the server never writes the index.
+seed tutorial's contract; ``/health`` says what is loaded; ``/conversation`` is the chat chain
+(chat playground) and ``/sessions`` the stored conversations (app.conversations wires history, API
+keys and rate limits). The index and the model are opened once, in the lifespan, and the server
+never writes the index.
 """
 
 from __future__ import annotations
