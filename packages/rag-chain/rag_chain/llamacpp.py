@@ -51,6 +51,8 @@ class LlamaCppChatModel(BaseChatModel):
     n_ctx: int = 4096
     max_tokens: int = 384
     temperature: float = 0.0
+    #: 1.1 (ChatLlamaCpp's default) stops SmolLM2's loops that 1.0 (raw llama.cpp's) lets run.
+    repeat_penalty: float = 1.1
     n_threads: int | None = None
 
     _llama: Any = PrivateAttr(default=None)
@@ -101,6 +103,7 @@ class LlamaCppChatModel(BaseChatModel):
             stream=True,
             temperature=self.temperature,
             max_tokens=self.max_tokens,
+            repeat_penalty=self.repeat_penalty,
             stop=stop or [],
         )
         for part in stream:

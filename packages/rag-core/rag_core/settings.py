@@ -73,7 +73,7 @@ class Settings(BaseSettings):
     llm_timeout: float = Field(
         60.0, gt=0, le=3600, description="Seconds before a backend call fails."
     )
-    llm_max_tokens: int = Field(384, ge=16, le=8192, description="Max answer tokens.")
+    llm_max_tokens: int = Field(256, ge=16, le=8192, description="Max answer tokens.")
     llm_context_window: int = Field(
         4096, ge=512, le=131072, description="Model context window in tokens (llama.cpp n_ctx)."
     )
