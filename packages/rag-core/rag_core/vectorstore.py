@@ -71,13 +71,13 @@ def make_vectorstore(
 ) -> Chroma:
     """Open (or, for ingest, create) the collection with our embeddings, never Chroma's own."""
     name = collection or settings.collection
-    client = make_chroma_client(settings)
+    # Check before opening a client: an embedded client would create an empty store on disk.
     if not create and not collection_exists(settings, name):
         raise IndexMissingError(
             f"collection {name!r} does not exist yet: run `rag-ingest PATH` to build the index"
         )
     return Chroma(
-        client=client,
+        client=make_chroma_client(settings),
         collection_name=name,
         embedding_function=embeddings,
         collection_metadata=COLLECTION_METADATA,
