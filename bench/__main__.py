@@ -1,0 +1,139 @@
+"""``python -m bench`` (``make bench``): speed, scale and footprint, each against a baseline.
+
+Profiles: quick (default), ``--full`` (more repetitions, 100k-chunk index), ``--tiny`` (a smoke run
+for the tests). Prints a Markdown table and writes ``bench/results/<timestamp>-<profile>.json``.
+The machine is shared and noisy: every figure is a median over repetitions, interleaved with its
+baseline. The answer-quality evaluation is separate: ``python -m bench.eval``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.profiles import PROFILES, Profile
+from bench.report import RESULTS, render_table, write_results
+from bench.stats import Figure, median
+
+ROOT = Path(__file__).resolve().parent.parent
+GIB = 1024**3
+
+
+def _say(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def run(profile: Profile, results: Path = RESULTS, docs: Path = ROOT / "samples") -> Path:
+    """Run every section of ``profile``; returns the JSON file written."""
+    from rag_core.embeddings import make_embeddings
+    from rag_core.settings import load_settings
+
+    from bench.answer_speed import measure_answer_speed
+    from bench.concurrency import measure_concurrency
+    from bench.corpus import QuestionPool
+    from bench.ingest_speed import measure_ingest
+    from bench.processes import start_naive_app, start_rag_server
+    from bench.raw_llama import RawLlama
+    from bench.retrieval_speed import measure_retrieval
+    from ingest.indexer import Ingestor
+
+    figures: list[Figure] = []
+    raw: dict[str, Any] = {"profile": profile.__dict__}
+    with tempfile.TemporaryDirectory(prefix="rag-bench-") as tmp:
+        work = Path(tmp)
+        data_dir = work / "data"
+        settings = load_settings(data_dir=data_dir, llm_max_tokens=profile.max_tokens)
+        _say(f"ingesting {docs} into a temp index")
+        embeddings = make_embeddings(settings)
+        Ingestor(settings, embeddings=embeddings).run([docs], progress=False)
+
+        _say("starting rag-serve" + (" and the naive app" if profile.naive else ""))
+        server = start_rag_server(data_dir, profile.max_tokens, work / "server.log")
+        starts = [server.ready_seconds]
+        naive = None
+        try:
+            if profile.naive:
+                naive = start_naive_app(data_dir, profile.max_tokens, work / "naive.log")
+            raw_llama = RawLlama(settings, embeddings)
+            pool = QuestionPool()
+            _say(f"answer speed: {profile.reps} questions per route")
+            section, samples = measure_answer_speed(
+                raw_llama, server.url, naive.url if naive else None, pool, profile.reps
+            )
+            figures += section
+            raw["answer_speed"] = samples
+            if naive:
+                naive.stop()
+                naive = None
+            _say(f"{profile.clients} concurrent streaming clients")
+            section, samples = measure_concurrency(server.url, pool.take_many(profile.clients))
+            figures += section
+            raw["concurrency"] = samples
+            peak = server.peak_rss_bytes()
+        finally:
+            server.stop()
+            if naive:
+                naive.stop()
+        del raw_llama
+        for attempt in range(profile.cold_starts - 1):
+            again = start_rag_server(data_dir, profile.max_tokens, work / f"start-{attempt}.log")
+            starts.append(again.ready_seconds)
+            again.stop()
+        figures += [
+            Figure(
+                "server cold start to ready",
+                median(starts),
+                "s",
+                target=10,
+                op="<=",
+                note=f"median of {len(starts)} starts: spawn until /health answers (model loaded)",
+            ),
+            Figure(
+                "server peak RSS",
+                None if peak is None else peak / GIB,
+                "GiB",
+                target=1.5,
+                op="<=",
+                note="VmHWM after the streaming and concurrency runs; embedded defaults",
+            ),
+        ]
+        raw["cold_starts"] = starts
+        raw["peak_rss_bytes"] = peak
+
+        _say("ingest throughput and re-ingest")
+        section, samples = measure_ingest(profile, embeddings, work)
+        figures += section
+        raw["ingest"] = samples
+        _say(f"retrieval latency at {profile.retrieval_sizes} chunks")
+        section, samples = measure_retrieval(
+            profile.retrieval_sizes, profile.retrieval_queries, embeddings, work
+        )
+        figures += section
+        raw["retrieval"] = samples
+    print(render_table(figures))
+    path = write_results(profile.name, figures, raw, results)
+    print(f"\nwritten {path}")
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the profile flags and run."""
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--full", action="store_true", help="large profile (100k chunks, more reps)")
+    group.add_argument("--tiny", action="store_true", help="smoke profile (used by the tests)")
+    parser.add_argument("--results", type=Path, default=RESULTS, help="folder for the JSON result")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    profile = PROFILES["full" if args.full else "tiny" if args.tiny else "quick"]
+    run(profile, args.results)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

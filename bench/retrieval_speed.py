@@ -1,0 +1,88 @@
+"""Retrieval latency at 10k (and, with ``--full``, 100k) chunks.
+
+The index is built directly in Chroma from deterministic random unit vectors (embedding 100k real
+chunks would take an hour here and tells nothing more about search time); the queries are real
+questions embedded with the real MiniLM, searched through the same ``IndexReader`` (with the owner
+filter) the chain uses. So the latency is what a request pays: query embedding + filtered search.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from langchain_core.embeddings import Embeddings
+from rag_chain.retrieval import IndexReader
+from rag_core.names import OWNER_KEY, SHARED_OWNER, SOURCE_KEY
+from rag_core.settings import load_settings
+from rag_core.vectorstore import COLLECTION_METADATA, make_chroma_client
+
+from bench.corpus import QuestionPool, unit_vectors
+from bench.stats import Figure, percentile
+
+DIM = 384
+#: Target for p50 at 100k chunks (and, a fortiori, at 10k).
+P50_TARGET_MS = 25.0
+
+
+def build_synthetic_index(data_dir: Path, size: int) -> float:
+    """Fill a fresh collection with ``size`` synthetic chunks; returns the seconds it took."""
+    settings = load_settings(data_dir=data_dir, collection="synthetic")
+    client = make_chroma_client(settings)
+    collection = client.create_collection(settings.collection, metadata=COLLECTION_METADATA)
+    started = time.perf_counter()
+    done = 0
+    for block in unit_vectors(size, DIM):
+        ids = [f"c{done + i}" for i in range(len(block))]
+        collection.add(
+            ids=ids,
+            embeddings=block,
+            documents=[f"synthetic chunk {done + i}" for i in range(len(block))],
+            metadatas=[
+                {OWNER_KEY: SHARED_OWNER, SOURCE_KEY: f"doc-{(done + i) // 20}.md"}
+                for i in range(len(block))
+            ],
+        )
+        done += len(block)
+    return time.perf_counter() - started
+
+
+def measure_retrieval(
+    sizes: tuple[int, ...], queries: int, embeddings: Embeddings, work: Path
+) -> tuple[list[Figure], dict[str, Any]]:
+    """p50/p99 of IndexReader.search (k = RAG_TOP_K) per index size."""
+    figures: list[Figure] = []
+    raw: dict[str, Any] = {}
+    pool = QuestionPool()
+    questions = [pool.take() for _ in range(queries)]
+    for size in sizes:
+        data_dir = work / f"retrieval-{size}"
+        build_seconds = build_synthetic_index(data_dir, size)
+        settings = load_settings(data_dir=data_dir, collection="synthetic")
+        reader = IndexReader(settings, embeddings)
+        for question in questions[:3]:  # warm-up: open the collection, load the HNSW index
+            reader.search(question, settings.top_k)
+        latencies = []
+        for question in questions:
+            started = time.perf_counter()
+            reader.search(question, settings.top_k)
+            latencies.append(time.perf_counter() - started)
+        p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
+        label = f"{size // 1000}k" if size >= 1000 else str(size)
+        note = f"{queries} queries; index built in {build_seconds:.0f} s"
+        figures.append(
+            Figure(
+                f"retrieval p50 at {label} chunks",
+                None if p50 is None else p50 * 1000,
+                "ms",
+                target=P50_TARGET_MS,
+                op="<=",
+                note=note + "; query embedding included",
+            )
+        )
+        figures.append(
+            Figure(f"retrieval p99 at {label} chunks", None if p99 is None else p99 * 1000, "ms")
+        )
+        raw[str(size)] = {"build_seconds": build_seconds, "latencies": latencies}
+    return figures, raw
