@@ -30,7 +30,17 @@ def scripted(*replies: str) -> GenericFakeChatModel:
 def test_clean_standalone_strips_labels_and_falls_back() -> None:
     assert clean_standalone('Standalone question: "What is X?"\nmore', "and X?") == "What is X?"
     assert clean_standalone("   ", "and X?") == "and X?"
-    assert clean_standalone("word " * 500, "and X?") == "and X?"
+    assert (
+        clean_standalone("word " * 500 + "?", "and X?", "Tell me about Y")
+        == "Tell me about Y and X?"
+    )
+    # A tiny model answering instead of rewriting: the previous question gives the referent.
+    answered = clean_standalone(
+        "It costs 12 euros.", "and the price?", "Tell me about the Team plan"
+    )
+    assert answered == "Tell me about the Team plan and the price?"
+    vague = clean_standalone("What about the following?", "which providers?", "Is there SSO?")
+    assert vague == "Is there SSO? which providers?", "a rewrite that lost the follow-up is dropped"
 
 
 def test_format_history_keeps_the_last_turns_and_cuts_long_ones() -> None:

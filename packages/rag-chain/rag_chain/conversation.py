@@ -10,6 +10,7 @@ client) is the caller's business: this module knows nothing of HTTP or storage.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any, Literal
 
@@ -68,16 +69,35 @@ def format_history(history: Sequence[Turn]) -> str:
     return "\n".join(lines)
 
 
-def clean_standalone(raw: str, question: str) -> str:
-    """The model's rewrite without labels or quotes; the original question if the rewrite is unusable."""
+def clean_standalone(raw: str, question: str, previous: str | None = None) -> str:
+    """The model's rewrite without labels or quotes, if it is a question of sensible length.
+
+    Otherwise (tiny models often answer instead of rewriting) the follow-up is joined to the
+    previous user question: crude, but retrieval then sees what "it" refers to.
+    """
     text = raw.strip().splitlines()[0].strip() if raw.strip() else ""
     for label in ("standalone question:", "question:"):
         if text.lower().startswith(label):
             text = text[len(label) :].strip()
     text = text.strip("\"'` ")
-    if not text or len(text) > MAX_GROWTH * len(question) + 200:
-        return question
-    return text
+    if (
+        text.endswith("?")
+        and len(text) <= MAX_GROWTH * len(question) + 200
+        and _keeps_a_word_of(question, text)
+    ):
+        return text
+    return f"{previous.rstrip()} {question}" if previous else question
+
+
+def _keeps_a_word_of(question: str, rewrite: str) -> bool:
+    """Whether the rewrite kept something of the follow-up (a word of 4+ letters, if it has one)."""
+    words = {w for w in re.findall(r"\w{4,}", question.lower())}
+    return not words or any(w in rewrite.lower() for w in words)
+
+
+def _previous_question(history: Sequence[Turn]) -> str | None:
+    turns = [t for t in (_as_turn(item) for item in history) if t is not None]
+    return next((t.content for t in reversed(turns) if t.role == "user"), None)
 
 
 def _split_input(value: Any) -> tuple[str, list[Turn]]:
@@ -101,14 +121,16 @@ def make_condense_question(provider: ResourceProvider = default_resources) -> Ru
         inputs = prompt_input(question, history)
         if inputs is None:
             return question
-        return clean_standalone(rewriter().invoke(inputs, config), question)
+        raw = rewriter().invoke(inputs, config)
+        return clean_standalone(raw, question, _previous_question(history))
 
     async def acondense(value: Any, config: RunnableConfig) -> str:
         question, history = _split_input(value)
         inputs = prompt_input(question, history)
         if inputs is None:
             return question
-        return clean_standalone(await rewriter().ainvoke(inputs, config), question)
+        raw = await rewriter().ainvoke(inputs, config)
+        return clean_standalone(raw, question, _previous_question(history))
 
     return RunnableLambda(condense, afunc=acondense, name="condense_question")
 
