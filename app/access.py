@@ -36,15 +36,15 @@ class AccessMiddleware:
         self.limiter = limiter
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] != "http"
-            or scope.get("path") in OPEN_PATHS
-            or scope.get("method") == "OPTIONS"
-        ):
+        if scope["type"] != "http" or scope.get("method") == "OPTIONS":
             await self.app(scope, receive, send)
             return
         headers = dict(scope.get("headers") or [])
         authorization = headers.get(b"authorization", b"").decode("latin-1") or None
+        if scope.get("path") in OPEN_PATHS:
+            await self._identify_if_possible(scope, authorization)
+            await self.app(scope, receive, send)
+            return
         client = scope.get("client")
         address = f"ip:{client[0] if client else '-'}"
         try:
@@ -64,6 +64,17 @@ class AccessMiddleware:
         if await self._limited(send, f"key:{identity.key_id}" if identity else address):
             return
         await self.app(scope, receive, send)
+
+    async def _identify_if_possible(self, scope: Scope, authorization: str | None) -> None:
+        """On open paths a key is optional: a valid one identifies the caller, a bad one is ignored."""
+        if authorization is None:
+            return
+        try:
+            identity = await self.authenticator.identify(authorization)
+        except (AuthError, SQLAlchemyError, OSError):
+            return
+        if identity is not None:
+            scope.setdefault("state", {})["user"] = identity.user
 
     async def _limited(self, send: Send, bucket: str) -> bool:
         """Spend a token of ``bucket``; when there is none, answer 429 and say so."""

@@ -34,4 +34,7 @@ async def health(request: Request) -> dict[str, object]:
     }
     if index == "missing":
         body["hint"] = "no index yet: run `rag-ingest PATH` (make run ingests the samples)"
+    if settings.auth == "apikey" and runtime.user_of(request) is None:
+        # The count includes every user's private documents: only key holders may see it.
+        del body["documents"]
     return body

@@ -59,11 +59,17 @@ async def test_every_route_needs_a_key(
         assert _is_401(response), (headers, response.status_code, response.text)
 
 
-async def test_health_stays_open(secured: tuple[FastAPI, httpx.AsyncClient]) -> None:
-    _, client = secured
-    response = await client.get("/health")
-    assert response.status_code == 200
-    assert "alice" not in response.text
+async def test_health_stays_open_and_shows_the_count_only_to_key_holders(
+    secured: tuple[FastAPI, httpx.AsyncClient],
+) -> None:
+    app, client = secured
+    anonymous = await client.get("/health")
+    assert anonymous.status_code == 200 and anonymous.json()["index"] == "ready"
+    assert "documents" not in anonymous.json(), "the count includes private documents"
+    bad = await client.get("/health", headers={"Authorization": "Bearer rag_x_y"})
+    assert bad.status_code == 200 and "documents" not in bad.json()
+    good = await client.get("/health", headers=await create_key(app, "alice"))
+    assert good.json()["documents"] == 4
 
 
 async def test_a_valid_key_opens_the_routes_and_a_revoked_one_closes_them(
