@@ -1,5 +1,6 @@
 """Ingest: load documents, split them into cited chunks, embed and index them incrementally."""
 
-from ingest.indexer import IndexReport, Ingestor, discover
+from ingest.discovery import SourceFile, discover
+from ingest.indexer import IndexReport, Ingestor
 
-__all__ = ["IndexReport", "Ingestor", "discover"]
+__all__ = ["IndexReport", "Ingestor", "SourceFile", "discover"]

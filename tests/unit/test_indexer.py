@@ -9,7 +9,8 @@ from langchain_core.embeddings import DeterministicFakeEmbedding
 from rag_core.settings import load_settings
 from rag_core.vectorstore import make_vectorstore
 
-from ingest.indexer import Ingestor, discover
+from ingest.discovery import discover
+from ingest.indexer import Ingestor
 
 
 @pytest.fixture
