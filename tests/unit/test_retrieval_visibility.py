@@ -1,0 +1,46 @@
+"""Retrieval skips Chroma's slow metadata filter when it can, and still never leaks.
+
+``IndexReader.search`` first asks for the unfiltered top hits and keeps the caller's; when another
+user's private chunks crowd them out it must fall back to the filtered query. Either way the
+result must equal what the filtered query alone returns.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from rag_chain.retrieval import OVERFETCH, owner_filter
+
+from tests.support.fakes import fake_resources
+
+QUESTION = "secret vault code"
+SHARED = [(f"shared-{i}.md", f"Shared page {i} about pricing and ports.", None) for i in range(3)]
+# Many of bob's chunks match the question better than anything alice may see.
+BOB = [(f"bob-{i}.md", f"The secret vault code number {i}.", "bob") for i in range(20)]
+ALICE = [("alice.md", "Alice wrote down a vault code.", "alice")]
+
+
+@pytest.mark.parametrize("user", [None, "alice", "bob"])
+@pytest.mark.parametrize("k", [1, 3, 5])
+def test_search_equals_the_filtered_query(tmp_path: Path, user: str | None, k: int) -> None:
+    res = fake_resources(tmp_path / "data", corpus=SHARED + BOB + ALICE, score_threshold=0.0)
+    got = res.reader.search(QUESTION, k, user)
+    store = res.reader.store()
+    assert store is not None
+    expected = store.similarity_search_with_score(QUESTION, k=k, filter=owner_filter(user))
+    # Same relevance at every rank (chunks with equal scores may come in either order).
+    assert [round(c.score, 5) for c in got] == [
+        round(max(0.0, min(1.0, 1.0 - d)), 5) for _, d in expected
+    ]
+    visible = {"_shared", user}
+    assert all(c.document.metadata["owner"] in visible for c in got)
+
+
+def test_crowded_out_caller_still_gets_k_results(tmp_path: Path) -> None:
+    """Bob's chunks fill the unfiltered top OVERFETCH*k: alice must still get her k chunks."""
+    assert len(BOB) > OVERFETCH * 3
+    res = fake_resources(tmp_path / "data", corpus=SHARED + BOB + ALICE, score_threshold=0.0)
+    got = res.reader.search(QUESTION, 3, "alice")
+    assert len(got) == 3
+    assert {c.document.metadata["source"] for c in got} <= {"alice.md"} | {s for s, _, _ in SHARED}
