@@ -68,6 +68,13 @@ def _describe_validation(errors: list[dict[str, Any]]) -> str:
     return "; ".join(parts) or "invalid request"
 
 
+def _error_item(error: Any) -> dict[str, Any]:
+    # LangServe raises RequestValidationError with plain strings ("Invalid JSON body").
+    if not isinstance(error, dict):
+        return {"loc": [], "msg": str(error), "type": "invalid"}
+    return {k: v for k, v in error.items() if k in ("loc", "msg", "type")}
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Route every error through the common shape (validation, HTTP, and unexpected ones)."""
 
@@ -77,7 +84,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [{k: v for k, v in e.items() if k in ("loc", "msg", "type")} for e in exc.errors()]
+        errors = [_error_item(e) for e in exc.errors()]
         return error_response(422, _describe_validation(errors), details=errors)
 
     @app.exception_handler(StarletteHTTPException)

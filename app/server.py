@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import RedirectResponse
 from langserve import add_routes
@@ -24,17 +24,19 @@ from rag_chain import RagResources, resources_from_settings
 from rag_chain.conversation import build_chat_chain
 from rag_core.settings import Settings, get_settings
 
-from app import conversations
+from app import conversations, metrics
+from app.config_guard import checked_client_config, declare_top_k
 from app.errors import install_error_handlers
 from app.limits import BodyLimitMiddleware
-from app.routes import chat, health
+from app.request_guard import langserve_body_guard, require_json
+from app.routes import chat, health, ready
 from app.runtime import Runtime
 
 log = logging.getLogger("rag.server")
 
 #: Extensions (conversations, auth, rate limits, metrics) register here: fn(app, runtime) -> None.
 Extension = Callable[[FastAPI, Runtime], None]
-EXTENSIONS: list[Extension] = [conversations.install]
+EXTENSIONS: list[Extension] = [conversations.install, metrics.install]
 
 
 def create_app(
@@ -82,13 +84,20 @@ def create_app(
         )
 
     async def config_modifier(config: dict[str, Any], request: Request) -> dict[str, Any]:
-        return dict(runtime.request_config(request, config))  # type: ignore[arg-type]
+        checked = checked_client_config(config, settings)
+        return dict(runtime.request_config(request, checked))  # type: ignore[arg-type]
 
     app.include_router(health.router)
-    app.include_router(chat.router)
+    app.include_router(ready.router)
+    app.include_router(chat.router, dependencies=[Depends(require_json)])
+    runtime.chain = declare_top_k(runtime.chain, settings)
+    runtime.retriever = declare_top_k(runtime.retriever, settings)
     for extension in EXTENSIONS:
         extension(app, runtime)
-    dependencies = runtime.extensions.get("dependencies", [])
+    dependencies = [
+        Depends(langserve_body_guard(settings)),
+        *runtime.extensions.get("dependencies", []),
+    ]
     add_routes(
         app,
         runtime.chain,

@@ -1,0 +1,181 @@
+"""Prometheus metrics: requests by route and status, retrieval latency, time to first token, tokens, refusals.
+
+Everything is recorded without touching the routes or the chain: an ASGI middleware counts
+responses by route *template* (bounded label cardinality), and a LangChain callback handler bound
+to the published chain times the ``retrieve`` step, counts refusals (nothing relevant retrieved)
+and measures the first token of every chat-model call. Each app has its own registry, so tests can
+build many apps in one process. ``GET /metrics`` serves the text format.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+from uuid import UUID
+
+from fastapi import FastAPI, Request, Response
+from langchain_core.callbacks import BaseCallbackHandler
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.registry import Collector
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.runtime import Runtime, get_runtime
+
+_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+
+
+class Metrics:
+    """The app's metric objects, in their own registry."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "rag_http_requests",
+            "HTTP responses by route template, method and status.",
+            ["route", "method", "status"],
+            registry=self.registry,
+        )
+        self.retrieval_seconds = Histogram(
+            "rag_retrieval_seconds",
+            "Time to retrieve and score chunks for one question.",
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.first_token_seconds = Histogram(
+            "rag_llm_first_token_seconds",
+            "Time from a chat-model call to its first streamed token.",
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.tokens_streamed = Counter(
+            "rag_llm_tokens_streamed",
+            "Answer tokens received from the chat model.",
+            registry=self.registry,
+        )
+        self.refusals = Counter(
+            "rag_refusals",
+            "Questions refused because no chunk passed the relevance threshold.",
+            registry=self.registry,
+        )
+
+
+class ModelTokenCollector(Collector):
+    """Exposes the llama.cpp model's own ``tokens_generated`` counter, once the model exists.
+
+    It counts tokens the model *produced*, even ones no client received, which is what proves that
+    a client disconnect stops generation.
+    """
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    def collect(self) -> Iterator[Metric]:
+        """Yield the counter when the chat model has been built and keeps one."""
+        model = getattr(self.runtime.resources, "_chat_model", None)
+        generated = getattr(model, "tokens_generated", None)
+        if isinstance(generated, int):
+            family = CounterMetricFamily(
+                "rag_llm_tokens_generated", "Tokens produced by the in-process model (llama.cpp)."
+            )
+            family.add_metric([], generated)
+            yield family
+
+
+class MetricsCallback(BaseCallbackHandler):
+    """Times the retrieve step and the first token of chat-model calls; counts refusals."""
+
+    run_inline = True
+
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
+        self._retrievals: dict[UUID, float] = {}
+        self._model_calls: dict[UUID, float] = {}
+
+    def on_chain_start(self, serialized: Any, inputs: Any, *, run_id: UUID, **kwargs: Any) -> None:
+        """Start timing a ``retrieve`` step."""
+        if kwargs.get("name") == "retrieve":
+            self._retrievals[run_id] = time.perf_counter()
+
+    def on_chain_end(self, outputs: Any, *, run_id: UUID, **kwargs: Any) -> None:
+        """Record retrieval latency, and a refusal when nothing relevant was found."""
+        started = self._retrievals.pop(run_id, None)
+        if started is None:
+            return
+        self.metrics.retrieval_seconds.observe(time.perf_counter() - started)
+        if isinstance(outputs, dict) and not outputs.get("chunks"):
+            self.metrics.refusals.inc()
+
+    def on_chain_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
+        """Forget a failed retrieval."""
+        self._retrievals.pop(run_id, None)
+
+    def on_chat_model_start(
+        self, serialized: Any, messages: Any, *, run_id: UUID, **kwargs: Any
+    ) -> None:
+        """Start the time-to-first-token clock."""
+        self._model_calls[run_id] = time.perf_counter()
+
+    def on_llm_new_token(self, token: Any, *, run_id: UUID, **kwargs: Any) -> None:
+        """Count the token; the first one of a call records time to first token."""
+        self.metrics.tokens_streamed.inc()
+        started = self._model_calls.pop(run_id, None)
+        if started is not None:
+            self.metrics.first_token_seconds.observe(time.perf_counter() - started)
+
+    def on_llm_end(self, response: Any, *, run_id: UUID, **kwargs: Any) -> None:
+        """Forget the call (it may have produced no token)."""
+        self._model_calls.pop(run_id, None)
+
+    def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
+        """Forget the failed call."""
+        self._model_calls.pop(run_id, None)
+
+
+class RequestMetricsMiddleware:
+    """Counts every HTTP response by the matched route template (``unmatched`` otherwise)."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 500
+
+        async def recording_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, recording_send)
+        finally:
+            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            self.metrics.requests.labels(route, scope.get("method", ""), str(status)).inc()
+
+
+def metrics_of(request: Request) -> Metrics:
+    """The app's Metrics (installed by :func:`install`)."""
+    return get_runtime(request).extensions["metrics"]  # type: ignore[no-any-return]
+
+
+def install(app: FastAPI, runtime: Runtime) -> None:
+    """Server extension: the middleware, the callback on the published chains, ``GET /metrics``."""
+    metrics = Metrics()
+    metrics.registry.register(ModelTokenCollector(runtime))
+    runtime.extensions["metrics"] = metrics
+    app.add_middleware(RequestMetricsMiddleware, metrics=metrics)
+    callback = MetricsCallback(metrics)
+    runtime.chain = runtime.chain.with_config(callbacks=[callback])
+    runtime.retriever = runtime.retriever.with_config(callbacks=[callback])
+
+    @app.get("/metrics", tags=["health"], response_class=Response)
+    async def prometheus_metrics(request: Request) -> Response:
+        """Prometheus text exposition of this server's metrics."""
+        body = generate_latest(metrics_of(request).registry)
+        return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")

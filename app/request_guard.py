@@ -1,0 +1,115 @@
+"""Checks on LangServe request bodies that LangServe itself does not make.
+
+LangServe validates ``input`` against the chain's type, but it ignores unknown top-level fields,
+accepts any number of batch inputs and any question length, and answers a non-JSON body with an
+error our handlers cannot describe. This dependency runs before LangServe's handler (on the same
+``Request``, whose parsed body is cached) and turns each of those into a clear 4xx in our shape.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from fastapi import Request
+from rag_core.settings import Settings
+
+from app.errors import ApiError
+
+_STREAM_FILTERS = {
+    "include_names",
+    "include_types",
+    "include_tags",
+    "exclude_names",
+    "exclude_types",
+    "exclude_tags",
+}
+#: Top-level body fields each LangServe endpoint understands (RemoteRunnable always sends kwargs).
+ALLOWED_FIELDS: dict[str, set[str]] = {
+    "invoke": {"input", "config", "kwargs"},
+    "stream": {"input", "config", "kwargs"},
+    "batch": {"inputs", "config", "kwargs"},
+    "stream_log": {"input", "config", "kwargs", "diff", *_STREAM_FILTERS},
+    "stream_events": {"input", "config", "kwargs", *_STREAM_FILTERS},
+}
+_JSON_TYPES = ("application/json", "text/json")
+
+
+def require_json(request: Request) -> None:
+    """Reject a body sent with a non-JSON content type (415) instead of failing to parse it."""
+    if request.method not in ("POST", "PUT", "PATCH"):
+        return
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type and not (content_type in _JSON_TYPES or content_type.endswith("+json")):
+        raise ApiError(415, f"send the body as application/json, not {content_type}")
+
+
+def _endpoint(path: str) -> str | None:
+    last = path.rstrip("/").rsplit("/", 1)[-1]
+    return last if last in ALLOWED_FIELDS else None
+
+
+def _text_lengths(value: Any) -> list[int]:
+    """Lengths of the user texts in one input: a question, or the contents of chat messages."""
+    if isinstance(value, str):
+        return [len(value)]
+    if not isinstance(value, dict):
+        return []
+    lengths = []
+    if isinstance(value.get("question"), str):
+        lengths.append(len(value["question"]))
+    for message in value.get("messages") or []:
+        if isinstance(message, dict) and isinstance(message.get("content"), str):
+            lengths.append(len(message["content"]))
+    return lengths
+
+
+def _check_body(body: Any, endpoint: str, settings: Settings) -> None:
+    if not isinstance(body, dict):
+        raise ApiError(
+            422, f"the body must be a JSON object with {sorted(ALLOWED_FIELDS[endpoint])}"
+        )
+    unknown = sorted(set(body) - ALLOWED_FIELDS[endpoint])
+    if unknown:
+        raise ApiError(
+            422,
+            f"unknown field(s) {unknown}; /{endpoint} accepts {sorted(ALLOWED_FIELDS[endpoint])}",
+        )
+    if endpoint == "batch":
+        inputs = body.get("inputs")
+        if not isinstance(inputs, list):
+            raise ApiError(422, "inputs must be a list")
+        if len(inputs) > settings.max_batch_size:
+            raise ApiError(
+                413,
+                f"batch of {len(inputs)} inputs; the limit is {settings.max_batch_size} "
+                "(RAG_MAX_BATCH_SIZE)",
+            )
+    else:
+        inputs = [body.get("input")]
+    for value in inputs:
+        longest = max(_text_lengths(value), default=0)
+        if longest > settings.max_question_chars:
+            raise ApiError(
+                413,
+                f"question is {longest} characters; the limit is {settings.max_question_chars} "
+                "(RAG_MAX_QUESTION_CHARS)",
+            )
+
+
+def langserve_body_guard(settings: Settings) -> Callable[[Request], Coroutine[Any, Any, None]]:
+    """A FastAPI dependency for LangServe routes enforcing JSON, known fields and size limits."""
+
+    async def guard(request: Request) -> None:
+        endpoint = _endpoint(request.url.path)
+        if request.method != "POST" or endpoint is None:
+            return
+        require_json(request)
+        try:
+            body = await request.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise ApiError(422, "the body is not valid JSON") from None
+        _check_body(body, endpoint, settings)
+
+    return guard
