@@ -29,96 +29,104 @@ def _say(message: str) -> None:
 
 
 def run(profile: Profile, results: Path = RESULTS, docs: Path = ROOT / "samples") -> Path:
-    """Run every section of ``profile``; returns the JSON file written."""
-    from rag_core.embeddings import make_embeddings
+    """Run every section of ``profile``; returns the JSON file written.
+
+    Batch embedding (ingest) runs first with torch's default threads; then the process switches to
+    the serving configuration (``make_query_embeddings``: one torch thread), so the in-process
+    baselines retrieve exactly as the server does.
+    """
+    from rag_core.embeddings import make_embeddings, make_query_embeddings
     from rag_core.settings import load_settings
 
-    from bench.answer_speed import measure_answer_speed
-    from bench.concurrency import measure_concurrency
-    from bench.corpus import QuestionPool
     from bench.ingest_speed import measure_ingest
-    from bench.processes import start_naive_app, start_rag_server
-    from bench.raw_llama import RawLlama
     from bench.retrieval_speed import measure_retrieval
     from ingest.indexer import Ingestor
 
-    figures: list[Figure] = []
     raw: dict[str, Any] = {"profile": profile.__dict__}
     with tempfile.TemporaryDirectory(prefix="rag-bench-") as tmp:
         work = Path(tmp)
-        data_dir = work / "data"
-        settings = load_settings(data_dir=data_dir, llm_max_tokens=profile.max_tokens)
+        settings = load_settings(data_dir=work / "data", llm_max_tokens=profile.max_tokens)
         _say(f"ingesting {docs} into a temp index")
-        embeddings = make_embeddings(settings)
-        Ingestor(settings, embeddings=embeddings).run([docs], progress=False)
-
-        _say("starting rag-serve" + (" and the naive app" if profile.naive else ""))
-        server = start_rag_server(data_dir, profile.max_tokens, work / "server.log")
-        starts = [server.ready_seconds]
-        naive = None
-        try:
-            if profile.naive:
-                naive = start_naive_app(data_dir, profile.max_tokens, work / "naive.log")
-            raw_llama = RawLlama(settings, embeddings)
-            pool = QuestionPool()
-            _say(f"answer speed: {profile.reps} questions per route")
-            section, samples = measure_answer_speed(
-                raw_llama, server.url, naive.url if naive else None, pool, profile.reps
-            )
-            figures += section
-            raw["answer_speed"] = samples
-            if naive:
-                naive.stop()
-                naive = None
-            _say(f"{profile.clients} concurrent streaming clients")
-            section, samples = measure_concurrency(server.url, pool.take_many(profile.clients))
-            figures += section
-            raw["concurrency"] = samples
-            peak = server.peak_rss_bytes()
-        finally:
-            server.stop()
-            if naive:
-                naive.stop()
-        del raw_llama
-        for attempt in range(profile.cold_starts - 1):
-            again = start_rag_server(data_dir, profile.max_tokens, work / f"start-{attempt}.log")
-            starts.append(again.ready_seconds)
-            again.stop()
-        figures += [
-            Figure(
-                "server cold start to ready",
-                median(starts),
-                "s",
-                target=10,
-                op="<=",
-                note=f"median of {len(starts)} starts: spawn until /health answers (model loaded)",
-            ),
-            Figure(
-                "server peak RSS",
-                None if peak is None else peak / GIB,
-                "GiB",
-                target=1.5,
-                op="<=",
-                note="VmHWM after the streaming and concurrency runs; embedded defaults",
-            ),
-        ]
-        raw["cold_starts"] = starts
-        raw["peak_rss_bytes"] = peak
-
+        Ingestor(settings, embeddings=make_embeddings(settings)).run([docs], progress=False)
         _say("ingest throughput and re-ingest")
-        section, samples = measure_ingest(profile, embeddings, work)
-        figures += section
-        raw["ingest"] = samples
+        ingest, raw["ingest"] = measure_ingest(profile, make_embeddings(settings), work)
+        query_embeddings = make_query_embeddings(settings)
+        serving = _serving_sections(profile, settings, query_embeddings, work, raw)
         _say(f"retrieval latency at {profile.retrieval_sizes} chunks")
-        section, samples = measure_retrieval(
-            profile.retrieval_sizes, profile.retrieval_queries, embeddings, work
+        retrieval, raw["retrieval"] = measure_retrieval(
+            profile.retrieval_sizes, profile.retrieval_queries, query_embeddings, work
         )
-        figures += section
-        raw["retrieval"] = samples
+    figures = serving[:-2] + ingest + retrieval + serving[-2:]
     print(render_table(figures))
     path = write_results(profile.name, figures, raw, results)
     print(f"\nwritten {path}")
     return path
+
+
+def _serving_sections(
+    profile: Profile, settings: Any, embeddings: Any, work: Path, raw: dict[str, Any]
+) -> list[Figure]:
+    """Answer speed, concurrency, cold start and peak memory of the real server (last two last)."""
+    from bench.answer_speed import measure_answer_speed
+    from bench.concurrency import measure_concurrency
+    from bench.corpus import QuestionPool
+    from bench.processes import start_naive_app, start_rag_server
+    from bench.raw_llama import RawLlama
+
+    data_dir = settings.data_dir
+    figures: list[Figure] = []
+    _say("starting rag-serve" + (" and the naive app" if profile.naive else ""))
+    server = start_rag_server(data_dir, profile.max_tokens, work / "server.log")
+    starts = [server.ready_seconds]
+    naive = None
+    try:
+        if profile.naive:
+            naive = start_naive_app(data_dir, profile.max_tokens, work / "naive.log")
+        raw_llama = RawLlama(settings, embeddings)
+        pool = QuestionPool()
+        _say(f"answer speed: {profile.reps} questions per route")
+        section, raw["answer_speed"] = measure_answer_speed(
+            raw_llama, server.url, naive.url if naive else None, pool, profile.reps
+        )
+        figures += section
+        del raw_llama
+        if naive:
+            naive.stop()
+            naive = None
+        _say(f"{profile.clients} concurrent streaming clients")
+        section, raw["concurrency"] = measure_concurrency(
+            server.url, pool.take_many(profile.clients)
+        )
+        figures += section
+        peak = server.peak_rss_bytes()
+    finally:
+        server.stop()
+        if naive:
+            naive.stop()
+    for attempt in range(profile.cold_starts - 1):
+        again = start_rag_server(data_dir, profile.max_tokens, work / f"start-{attempt}.log")
+        starts.append(again.ready_seconds)
+        again.stop()
+    raw["cold_starts"] = starts
+    raw["peak_rss_bytes"] = peak
+    return figures + [
+        Figure(
+            "server cold start to ready",
+            median(starts),
+            "s",
+            target=10,
+            op="<=",
+            note=f"median of {len(starts)} starts: spawn until /health answers (model loaded)",
+        ),
+        Figure(
+            "server peak RSS",
+            None if peak is None else peak / GIB,
+            "GiB",
+            target=1.5,
+            op="<=",
+            note="VmHWM after the streaming and concurrency runs; embedded defaults",
+        ),
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -32,7 +32,7 @@ from langchain_core.runnables import (
     RunnableLambda,
 )
 from langchain_core.runnables.utils import AddableDict
-from rag_core.embeddings import make_embeddings
+from rag_core.embeddings import make_query_embeddings
 from rag_core.settings import REFUSAL, Settings, get_settings
 
 from rag_chain.budget import SAFETY_MARGIN, FittedContext, fit_context, token_counter
@@ -75,7 +75,7 @@ def resources_from_settings(settings: Settings) -> RagResources:
     """Real resources: embeddings, index reader and chat model chosen by the settings."""
     return RagResources(
         settings=settings,
-        reader=IndexReader(settings, lambda: make_embeddings(settings)),
+        reader=IndexReader(settings, lambda: make_query_embeddings(settings)),
         chat_model_factory=lambda: make_chat_model(settings),
     )
 
