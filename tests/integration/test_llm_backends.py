@@ -138,3 +138,41 @@ def test_ollama_embeddings_for_ingest_and_query(
     assert body["answer"] == REPLY and body["sources"]
     query_embeds = [body for path, body in stub.requests if path == "/api/embed"]
     assert [q["input"] for q in query_embeds] in ([PORT_Q], [[PORT_Q]])
+
+
+@pytest.mark.parametrize("backend", ["ollama", "openai"])
+def test_backend_failures_reach_the_client_as_errors(
+    backend: str,
+    stub: StubLLMServer,
+    sample_index: dict[str, str],
+    live_server: Callable[..., LiveServer],
+) -> None:
+    """A failing backend is a 503, a stalled one a 504 within RAG_LLM_TIMEOUT; streams end with
+    an ``error`` event after the sources, and the server keeps answering afterwards."""
+    server = live_server(sample_index, RAG_LLM_TIMEOUT="3", **_backend_env(backend, stub))
+
+    stub.behavior = "error"
+    failed = httpx.post(f"{server.url}/chat", json={"question": PORT_Q}, timeout=60)
+    assert failed.status_code == 503, failed.text
+    assert failed.json()["error"] == "backend_unavailable"
+
+    stub.behavior = "stall"
+    stalled = httpx.post(f"{server.url}/chat", json={"question": PORT_Q}, timeout=60)
+    assert stalled.status_code == 504, stalled.text
+    assert stalled.json()["error"] == "backend_timeout"
+
+    events = read_sse(f"{server.url}/chat/stream", {"question": PORT_Q}, timeout=60)
+    names = [name for name, _ in events]
+    assert names[0] == "sources" and names[-1] == "error", names
+    assert "done" not in names
+    assert events[-1][1]["error"] == "backend_timeout"
+
+    stub.behavior = "cut"
+    cut = read_sse(f"{server.url}/chat/stream", {"question": PORT_Q}, timeout=60)
+    assert [name for name, _ in cut][-1] == "error"
+
+    stub.behavior = "ok"
+    assert (
+        httpx.post(f"{server.url}/chat", json={"question": PORT_Q}, timeout=60).json()["answer"]
+        == REPLY
+    )
