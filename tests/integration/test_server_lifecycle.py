@@ -8,6 +8,7 @@ come up, say the index is missing, refuse without calling the model, and then an
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -53,6 +54,26 @@ def test_server_without_index_starts_then_serves_the_first_ingest(
     assert answer["answer"] != REFUSAL
     assert "getting-started.md" in {s["source"] for s in answer["sources"]}
     assert server.alive()
+
+
+def test_open_store_picks_up_a_collection_created_later(
+    sample_index: dict[str, str], tmp_path: Path, live_server: Callable[..., LiveServer]
+) -> None:
+    """The server's Chroma client is already open (another collection exists): a collection that
+    another process creates afterwards must still be found without a restart."""
+    data = tmp_path / "data"
+    shutil.copytree(sample_index["RAG_DATA_DIR"], data)
+    env = {**sample_index, "RAG_DATA_DIR": str(data), "RAG_COLLECTION": "later"}
+    server = live_server(env)
+    assert _health(server.url)["index"] == "missing"
+    assert (data / "chroma" / "chroma.sqlite3").exists()
+
+    result = run_ingest(str(SAMPLES / "getting-started.md"), "--json", env=env)
+    assert result.returncode == 0, result.stderr
+
+    assert wait_until(lambda: _health(server.url)["index"] == "ready", timeout=30), server.log()
+    answer = httpx.post(f"{server.url}/chat", json={"question": PORT_Q}, timeout=180).json()
+    assert {s["source"] for s in answer["sources"]} == {"getting-started.md"}
 
 
 @pytest.fixture
