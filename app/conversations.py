@@ -1,10 +1,10 @@
-"""Conversations on /chat and /chat/stream, plus the access control and history they rely on.
+"""Conversations on /chat and /chat/stream: history in, follow-ups condensed, turns stored.
 
-:func:`install` is the server extension: it opens the history database, puts the API-key check and
-the rate limiter in front of every route (:mod:`app.access`), adds ``/sessions``, and plugs two hooks
-into the chat routes. ``prepare`` loads the session's recent messages and has the chat model rewrite
-a follow-up into a standalone question (rag_chain.conversation) before retrieval; ``finish`` stores
-the question, the answer and its sources. Without ``session_id`` nothing is read or stored.
+:func:`install` is the server extension: it opens the history database, adds ``/sessions`` and plugs
+two hooks into the chat routes. ``prepare`` loads the session's recent messages and has the chat
+model rewrite a follow-up into a standalone question (rag_chain.conversation) before retrieval;
+``finish`` stores the question, the answer and its sources. Without ``session_id`` nothing is read
+or stored. Sessions are the caller's: see :mod:`app.access` for who the caller is.
 """
 
 from __future__ import annotations
@@ -17,16 +17,12 @@ from fastapi import FastAPI, Request
 from langchain_core.runnables import Runnable, RunnableConfig
 from rag_chain.conversation import make_condense_question
 from sqlalchemy.exc import SQLAlchemyError
-from starlette.middleware import Middleware
 
-from app.access import AccessMiddleware
-from app.auth import ANONYMOUS, Authenticator
+from app.auth import ANONYMOUS
 from app.backend_errors import backend_error
 from app.errors import ApiError
-from app.history.db import Database
-from app.history.keys import ApiKeyStore
+from app.history.db import shared_database
 from app.history.store import HistoryStore
-from app.ratelimit import make_rate_limiter
 from app.runtime import Runtime, get_runtime
 
 log = logging.getLogger("rag.conversations")
@@ -102,37 +98,13 @@ async def finish(
 
 
 def install(app: FastAPI, runtime: Runtime) -> None:
-    """Wire history, API keys, rate limits and /sessions into the app (a server extension)."""
+    """Server extension: session history on /chat and /chat/stream, and the /sessions routes."""
     from app.routes import sessions
 
-    settings = runtime.settings
-    db = Database(settings.history_db_url, settings.table_prefix)
-    limiter = make_rate_limiter(settings)
     runtime.extensions.update(
-        database=db,
-        history=HistoryStore(db),
+        history=HistoryStore(shared_database(runtime)),
         condense=make_condense_question(lambda: runtime.resources),
         prepare=prepare,
         finish=finish,
     )
-    authenticator = Authenticator(settings, ApiKeyStore(db))
-    # Innermost of the user middlewares: CORS (outside) still answers preflights and decorates
-    # our 401/429 responses; the route handlers (inside) see request.state.user.
-    app.user_middleware.append(
-        Middleware(AccessMiddleware, authenticator=authenticator, limiter=limiter)  # type: ignore[arg-type]
-    )
     app.include_router(sessions.router)
-
-    async def startup() -> None:
-        try:
-            await db.ready()
-        except (SQLAlchemyError, OSError) as exc:
-            log.error("history database %s unavailable at start: %s", db.describe(), exc)
-
-    async def shutdown() -> None:
-        if limiter is not None:
-            await limiter.close()
-        await db.close()
-
-    runtime.extensions.setdefault("startup", []).append(startup)
-    runtime.extensions.setdefault("shutdown", []).append(shutdown)

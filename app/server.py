@@ -24,7 +24,7 @@ from rag_chain import RagResources, resources_from_settings
 from rag_chain.conversation import build_chat_chain
 from rag_core.settings import Settings, get_settings
 
-from app import conversations, metrics
+from app import access, conversations, metrics
 from app.config_guard import checked_client_config, declare_top_k
 from app.errors import install_error_handlers
 from app.limits import BodyLimitMiddleware
@@ -36,7 +36,7 @@ log = logging.getLogger("rag.server")
 
 #: Extensions (conversations, auth, rate limits, metrics) register here: fn(app, runtime) -> None.
 Extension = Callable[[FastAPI, Runtime], None]
-EXTENSIONS: list[Extension] = [conversations.install, metrics.install]
+EXTENSIONS: list[Extension] = [conversations.install, access.install, metrics.install]
 
 
 def create_app(
