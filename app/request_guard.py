@@ -65,7 +65,40 @@ def _text_lengths(value: Any) -> list[int]:
     return lengths
 
 
-def _check_body(body: Any, endpoint: str, settings: Settings) -> None:
+_MESSAGE_TYPES = {"human", "ai", "system"}
+_MESSAGE_EXTRAS = {"id", "name", "example", "additional_kwargs", "response_metadata"}
+_EMPTY_LISTS = {"tool_calls", "invalid_tool_calls"}
+
+
+def _check_messages(value: Any) -> None:
+    """The chat chain's contract, checked up front: text messages ending with a human question."""
+    messages = value.get("messages") if isinstance(value, dict) else None
+    if not isinstance(messages, list) or not messages:
+        raise ApiError(422, 'input must be {"messages": [...]} ending with a human message')
+    for message in messages:
+        kind = message.get("type") if isinstance(message, dict) else None
+        if not isinstance(kind, str) or kind not in _MESSAGE_TYPES:
+            raise ApiError(422, "each message must be an object with type human, ai or system")
+        if not isinstance(message.get("content"), str):
+            raise ApiError(422, "each message needs a text content")
+        extra = set(message) - {"type", "content"} - _MESSAGE_EXTRAS - _EMPTY_LISTS
+        if extra or any(message.get(key) for key in _EMPTY_LISTS):
+            raise ApiError(422, "messages may only carry type, content, id and name")
+    last = messages[-1]
+    if last["type"] != "human" or not last["content"].strip():
+        raise ApiError(422, "the last message must be a non-empty human message (the question)")
+
+
+def _check_config(body: dict[str, Any], endpoint: str) -> None:
+    if "config" not in body:
+        return
+    config = body["config"]
+    configs = config if endpoint == "batch" and isinstance(config, list) else [config]
+    if not all(isinstance(item, dict) for item in configs):
+        raise ApiError(422, "config must be a JSON object (or, for /batch, a list of them)")
+
+
+def _check_body(body: Any, endpoint: str, settings: Settings, *, chat: bool) -> None:
     if not isinstance(body, dict):
         raise ApiError(
             422, f"the body must be a JSON object with {sorted(ALLOWED_FIELDS[endpoint])}"
@@ -76,6 +109,7 @@ def _check_body(body: Any, endpoint: str, settings: Settings) -> None:
             422,
             f"unknown field(s) {unknown}; /{endpoint} accepts {sorted(ALLOWED_FIELDS[endpoint])}",
         )
+    _check_config(body, endpoint)
     if endpoint == "batch":
         inputs = body.get("inputs")
         if not isinstance(inputs, list):
@@ -89,6 +123,8 @@ def _check_body(body: Any, endpoint: str, settings: Settings) -> None:
     else:
         inputs = [body.get("input")]
     for value in inputs:
+        if chat:
+            _check_messages(value)
         longest = max(_text_lengths(value), default=0)
         if longest > settings.max_question_chars:
             raise ApiError(
@@ -98,8 +134,13 @@ def _check_body(body: Any, endpoint: str, settings: Settings) -> None:
             )
 
 
-def langserve_body_guard(settings: Settings) -> Callable[[Request], Coroutine[Any, Any, None]]:
-    """A FastAPI dependency for LangServe routes enforcing JSON, known fields and size limits."""
+def langserve_body_guard(
+    settings: Settings, *, chat: bool = False
+) -> Callable[[Request], Coroutine[Any, Any, None]]:
+    """A FastAPI dependency for LangServe routes enforcing JSON, known fields and size limits.
+
+    ``chat=True`` also checks the chat chain's input (messages ending with a human question).
+    """
 
     async def guard(request: Request) -> None:
         endpoint = _endpoint(request.url.path)
@@ -110,6 +151,6 @@ def langserve_body_guard(settings: Settings) -> Callable[[Request], Coroutine[An
             body = await request.json()
         except (json.JSONDecodeError, UnicodeDecodeError):
             raise ApiError(422, "the body is not valid JSON") from None
-        _check_body(body, endpoint, settings)
+        _check_body(body, endpoint, settings, chat=chat)
 
     return guard

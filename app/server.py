@@ -119,7 +119,7 @@ def create_app(
         path="/conversation",
         playground_type="chat",
         per_req_config_modifier=config_modifier,
-        dependencies=dependencies,
+        dependencies=[Depends(langserve_body_guard(settings, chat=True)), *dependencies[1:]],
     )
 
     @app.get("/", include_in_schema=False)
