@@ -6,7 +6,10 @@ scores behave as in production; only the embedding model and the chat model are 
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+import re
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +17,8 @@ from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 from langchain_core.language_models import BaseChatModel
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
-from langchain_core.messages import AIMessage, BaseMessage
-from langchain_core.outputs import ChatResult
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from rag_chain import RagResources
 from rag_chain.retrieval import IndexReader
 from rag_core.names import OWNER_KEY, SHARED_OWNER
@@ -109,3 +112,24 @@ def fake_resources(
         reader=IndexReader(settings, embeddings),
         chat_model_factory=lambda: chat_model,
     )
+
+
+class SlowFakeChatModel(BaseChatModel):
+    """Streams ``reply`` word by word, sleeping ``delay`` seconds before each word (a slow backend)."""
+
+    reply: str = "Twelve euros per user per month."
+    delay: float = 0.2
+
+    @property
+    def _llm_type(self) -> str:
+        return "slow-fake"
+
+    def _generate(self, messages: list[BaseMessage], *args: Any, **kwargs: Any) -> ChatResult:
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=self.reply))])
+
+    async def _astream(
+        self, messages: list[BaseMessage], *args: Any, **kwargs: Any
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        for word in re.findall(r"\s*\S+", self.reply):
+            await asyncio.sleep(self.delay)
+            yield ChatGenerationChunk(message=AIMessageChunk(content=word))

@@ -11,7 +11,12 @@ from rag_chain import RagResources
 from rag_core.settings import REFUSAL
 
 from app.server import create_app
-from tests.support.fakes import ExplodingChatModel, fake_chat_model, fake_resources
+from tests.support.fakes import (
+    ExplodingChatModel,
+    SlowFakeChatModel,
+    fake_chat_model,
+    fake_resources,
+)
 from tests.support.sse import parse_sse
 
 PRICING_Q = "How much does the Team plan cost?"
@@ -134,3 +139,26 @@ async def test_health_names_the_configured_backends(tmp_path: Path) -> None:
         body = (await client.get("/health")).json()
         assert body["llm"] == "ollama:llama3.1:8b"
         assert body["embeddings"] == "ollama:nomic-embed-text"
+
+
+async def test_a_slow_but_steady_stream_is_not_cut(tmp_path: Path) -> None:
+    """RAG_LLM_TIMEOUT bounds a stall between tokens, not the length of a healthy answer."""
+    model = SlowFakeChatModel(reply=REPLY, delay=0.3)  # 6 words: ~1.8 s in all
+    res = fake_resources(tmp_path / "data", model, llm_timeout=1.0)
+    async for client in _client(res):
+        events = parse_sse((await client.post("/chat/stream", json={"question": PRICING_Q})).text)
+        assert [name for name, _ in events][-1] == "done", events
+        assert events[-1][1] == {"answer": REPLY}
+        plain = await client.post(
+            "/chat/stream", json={"question": PRICING_Q}, headers={"Accept": "text/plain"}
+        )
+        assert plain.text == REPLY
+
+
+async def test_a_stalled_stream_ends_with_an_error_event(tmp_path: Path) -> None:
+    model = SlowFakeChatModel(reply=REPLY, delay=3.0)
+    res = fake_resources(tmp_path / "data", model, llm_timeout=0.5)
+    async for client in _client(res):
+        events = parse_sse((await client.post("/chat/stream", json={"question": PRICING_Q})).text)
+        assert [name for name, _ in events] == ["sources", "error"]
+        assert events[-1][1]["error"] == "backend_timeout"
