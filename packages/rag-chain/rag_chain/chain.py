@@ -156,6 +156,9 @@ def make_refuse_or_generate(provider: ResourceProvider) -> Runnable:
             return AddableDict(sources=[], context={"chunks_used": 0, "refused": True}), None
         fitted = _fit(res, value["question"], chunks)
         report = fitted.report()
+        if not fitted.used:
+            # No room for even one chunk (RAG_LLM_MAX_TOKENS near the window): never answer blind.
+            return AddableDict(sources=[], context={**report, "refused": True}), None
         return AddableDict(sources=format_sources(fitted.used), context=report), fitted
 
     def generate(inputs: Iterator[dict[str, Any]], config: RunnableConfig) -> Iterator[AddableDict]:
