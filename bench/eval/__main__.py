@@ -38,14 +38,16 @@ def render(report: EvalReport) -> str:
     lines = [
         f"docs {report.docs}: {report.chunks} chunks (ingested in {report.ingest_seconds} s), "
         f"{report.questions} questions ({q['answerable']} answerable)",
-        f"retrieval: hit@1 {q['hit@1']}  hit@3 {q['hit@3']}  MRR {q['mrr']}",
+        f"retrieval: hit@1 {q['hit@1']}  hit@3 {q['hit@3']}  MRR {q['mrr']}; best-chunk score: "
+        f"lowest of an answerable question {q['lowest_answerable']}, highest of an off-domain "
+        f"one {q['highest_off_domain']}",
         "",
     ]
     kinds = [k for k in report.sweep[0] if k.startswith("refusal_")] if report.sweep else []
     header = ["threshold", "false refusal", *[k.removeprefix("refusal_") for k in kinds]]
     lines.append(" | ".join(header))
     for row in report.sweep:
-        cells = [f"{row['threshold']:.2f}", _pct(row["false_refusal"])]
+        cells = [f"{row['threshold']:.3f}", _pct(row["false_refusal"])]
         cells += [_pct(row[k]) for k in kinds]
         lines.append(" | ".join(cells))
     lines.append("")
@@ -56,9 +58,11 @@ def render(report: EvalReport) -> str:
     rec = report.recommended
     if rec:
         lines.append(
-            f"recommended: RAG_SCORE_THRESHOLD={rec['threshold']} (max {rec['objective']} with "
-            f"false refusal ≤ {_pct(rec['max_false_refusal'])}: false refusal "
-            f"{_pct(rec['false_refusal'])}), RAG_TOP_K={report.recommended_top_k}"
+            f"recommended: RAG_SCORE_THRESHOLD={rec['threshold']} (middle of "
+            f"{rec['plateau'][0]:.3f}-{rec['plateau'][1]:.3f}, where {rec['objective']} is highest "
+            f"with false refusal ≤ {_pct(rec['max_false_refusal'])}; false refusal "
+            f"{_pct(rec['false_refusal'])}), RAG_TOP_K={report.recommended_top_k} (smallest k "
+            "within 2 questions of the best)"
         )
     else:
         lines.append("recommended: none (every threshold refuses too many answerable questions)")

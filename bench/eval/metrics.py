@@ -130,20 +130,23 @@ def grounded_by_k(
     return {k: _rate(r.grounded(threshold, k) for r in answerable) or 0.0 for k in ks}
 
 
+#: Step of the internal sweep the threshold is chosen from (finer than the printed sweep).
+CHOICE_STEP = 0.005
+
+
 def recommend_threshold(
-    rows: Sequence[dict[str, Any]], max_false_refusal: float = MAX_FALSE_REFUSAL
+    ranked: Sequence[Ranked], max_false_refusal: float = MAX_FALSE_REFUSAL
 ) -> dict[str, Any] | None:
     """The threshold refusing the most off-domain questions with false refusal ≤ the limit.
 
-    Ties (a plateau of thresholds refusing as much) are broken by same-domain refusal, then by
-    taking the middle of the plateau, which leaves a margin on both sides for unseen questions.
-    Without kinds in the question file, all unanswerable questions count as off-domain.
+    Swept in steps of 0.005 (the choice is rounded to 0.01). Ties (a plateau of thresholds refusing as much) are broken by
+    same-domain refusal, then by taking the middle of the plateau, which leaves a margin on both
+    sides for unseen questions; the plateau's ends are reported too. Without kinds in the question
+    file, all unanswerable questions count as off-domain.
     """
-    target = (
-        f"refusal_{OFF_DOMAIN}"
-        if any(f"refusal_{OFF_DOMAIN}" in r for r in rows)
-        else "refusal_unanswerable"
-    )
+    rows = threshold_sweep(ranked, [round(i * CHOICE_STEP, 3) for i in range(201)])
+    has_kinds = any(f"refusal_{OFF_DOMAIN}" in r for r in rows)
+    target = f"refusal_{OFF_DOMAIN}" if has_kinds else "refusal_unanswerable"
     feasible = [r for r in rows if (r["false_refusal"] or 0.0) <= max_false_refusal]
     if not feasible:
         return None
@@ -153,18 +156,36 @@ def recommend_threshold(
 
     best = max(key(r) for r in feasible)
     plateau = [r for r in feasible if key(r) == best]
-    chosen = plateau[len(plateau) // 2] if len(plateau) % 2 else plateau[len(plateau) // 2 - 1]
-    return {**chosen, "objective": target, "max_false_refusal": max_false_refusal}
+    middle = (plateau[0]["threshold"] + plateau[-1]["threshold"]) / 2
+    chosen = refusal_row(ranked, round(middle, 2))
+    return {
+        **chosen,
+        "objective": target,
+        "max_false_refusal": max_false_refusal,
+        "plateau": [plateau[0]["threshold"], plateau[-1]["threshold"]],
+    }
 
 
-def recommend_top_k(grounded: dict[int, float], tolerance: float = 0.03) -> int:
-    """The smallest k whose grounding is within ``tolerance`` (3 points) of the best k's.
+def score_gap(ranked: Sequence[Ranked]) -> dict[str, float | None]:
+    """Lowest best-score of an answerable question and highest of an off-domain one."""
+    answerable = [r.top_score for r in ranked if r.question.answerable]
+    off = [r.top_score for r in ranked if r.question.kind in (OFF_DOMAIN, UNANSWERABLE)]
+    return {
+        "lowest_answerable": round(min(answerable), 4) if answerable else None,
+        "highest_off_domain": round(max(off), 4) if off else None,
+    }
+
+
+def recommend_top_k(grounded: dict[int, float], answerable: int, slack: int = 2) -> int:
+    """The smallest k that grounds at most ``slack`` fewer answerable questions than the best k.
 
     Every extra chunk costs ~250 prompt tokens (time to first token grows with the prompt) and
-    gives a tiny model more to be distracted by, so it must earn its place.
+    gives a tiny model more to be distracted by, so it must earn its place: one or two questions
+    of a few dozen are within the noise of any question set.
     """
     best = max(grounded.values())
-    return min(k for k, value in grounded.items() if value >= best - tolerance)
+    tolerance = slack / answerable if answerable else 0.0
+    return min(k for k, value in grounded.items() if value >= best - tolerance - 1e-9)
 
 
 _WORD = re.compile(r"[a-z0-9][a-z0-9._/-]*")

@@ -91,10 +91,11 @@ def evaluate(
         reader = IndexReader(settings, embedder)
         ranked = rank_questions(reader, questions, max(ks))
         sweep = metrics.threshold_sweep(ranked, thresholds)
-        chosen = metrics.recommend_threshold(sweep)
+        chosen = metrics.recommend_threshold(ranked)
         threshold = chosen["threshold"] if chosen else settings.score_threshold
         grounded = metrics.grounded_by_k(ranked, threshold, ks)
-        top_k = metrics.recommend_top_k(grounded)
+        answerable = sum(q.answerable for q in questions)
+        top_k = metrics.recommend_top_k(grounded, answerable)
         llm = None
         if with_llm:
             llm = answer_with_llm(settings, reader, questions, with_llm, threshold, top_k)
@@ -103,7 +104,7 @@ def evaluate(
             questions=len(questions),
             chunks=ingest_report.chunks_total,
             ingest_seconds=round(ingest_seconds, 2),
-            quality=metrics.retrieval_quality(ranked),
+            quality={**metrics.retrieval_quality(ranked), **metrics.score_gap(ranked)},
             sweep=sweep,
             grounded=grounded,
             recommended=chosen,
