@@ -42,7 +42,8 @@ def history_of(request: Request) -> HistoryStore:
     return get_runtime(request).extensions["history"]  # type: ignore[no-any-return]
 
 
-def _unavailable(exc: Exception) -> ApiError:
+def history_unavailable(exc: Exception) -> ApiError:
+    """The 503 a client gets when the history database fails (the cause goes to the log)."""
     log.error("history database error: %s", exc)
     return ApiError(503, "the history database is unavailable; try again shortly")
 
@@ -57,8 +58,8 @@ async def prepare(
     history: HistoryStore = runtime.extensions["history"]
     try:
         past = await history.recent(owner_of(request), session_id, HISTORY_LIMIT)
-    except SQLAlchemyError as exc:
-        raise _unavailable(exc) from None
+    except (SQLAlchemyError, OSError) as exc:
+        raise history_unavailable(exc) from None
     condense: Runnable = runtime.extensions["condense"]
     timeout = runtime.settings.llm_timeout
     try:
@@ -93,7 +94,7 @@ async def finish(
             answer=str(result.get("answer", "")),
             sources=result.get("sources"),
         )
-    except SQLAlchemyError as exc:
+    except (SQLAlchemyError, OSError) as exc:
         log.error("could not store a turn of session %r: %s", session_id, exc)
 
 

@@ -6,14 +6,26 @@ gives 404, exactly as for one that never existed.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Path, Query, Request, Response
+from sqlalchemy.exc import SQLAlchemyError
 
-from app.conversations import history_of, owner_of
+from app.conversations import history_of, history_unavailable, owner_of
 from app.errors import ApiError
 
+T = TypeVar("T")
+
 router = APIRouter(tags=["sessions"])
+
+
+async def _db(call: Awaitable[T]) -> T:
+    try:
+        return await call
+    except (SQLAlchemyError, OSError) as exc:
+        raise history_unavailable(exc) from None
+
 
 SessionId = Path(..., min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")
 
@@ -23,13 +35,13 @@ async def list_sessions(
     request: Request, limit: int = Query(100, ge=1, le=1000)
 ) -> dict[str, list[dict[str, Any]]]:
     """The caller's sessions, most recently used first."""
-    return {"sessions": await history_of(request).list_sessions(owner_of(request), limit)}
+    return {"sessions": await _db(history_of(request).list_sessions(owner_of(request), limit))}
 
 
 @router.get("/sessions/{session_id}")
 async def read_session(request: Request, session_id: str = SessionId) -> dict[str, Any]:
     """One session's messages, oldest first (assistant messages carry their sources)."""
-    session = await history_of(request).get_session(owner_of(request), session_id)
+    session = await _db(history_of(request).get_session(owner_of(request), session_id))
     if session is None:
         raise ApiError(404, f"no session {session_id!r}")
     return session
@@ -38,6 +50,6 @@ async def read_session(request: Request, session_id: str = SessionId) -> dict[st
 @router.delete("/sessions/{session_id}", status_code=204)
 async def delete_session(request: Request, session_id: str = SessionId) -> Response:
     """Forget a session and all its messages."""
-    if not await history_of(request).delete_session(owner_of(request), session_id):
+    if not await _db(history_of(request).delete_session(owner_of(request), session_id)):
         raise ApiError(404, f"no session {session_id!r}")
     return Response(status_code=204)

@@ -160,3 +160,22 @@ async def test_chat_playground_route_is_published(tmp_path: Path) -> None:
         assert got.json()["output"].startswith(REPLY)
         playground = await client.get("/conversation/playground/")
         assert playground.status_code == 200
+
+
+async def test_a_dead_history_database_is_a_503_and_plain_questions_still_work(
+    tmp_path: Path,
+) -> None:
+    dead = "postgresql+asyncpg://postgres@127.0.0.1:1/nothing"
+    res = fake_resources(tmp_path / "data", scripted(REPLY), database_url=dead)
+    async with app_client(res) as (_, client):
+        assert (
+            await client.post("/chat", json={"question": "Team plan price?"})
+        ).status_code == 200
+        for response in (
+            await client.get("/sessions"),
+            await client.get("/sessions/s1"),
+            await client.delete("/sessions/s1"),
+            await client.post("/chat", json={"question": "Team plan price?", "session_id": "s1"}),
+        ):
+            assert response.status_code == 503, response.text
+            assert response.json()["error"] == "backend_unavailable"
