@@ -205,7 +205,16 @@ class Ingestor:
         records: Any,
         report: IndexReport,
     ) -> None:
-        known = {s for s in batch if records.list_keys(group_ids=[s], limit=1)}
+        # Files whose chunks are exactly the recorded ones need nothing: leave them out of index(),
+        # which would otherwise rewrite every record's timestamp (most of an unchanged re-run).
+        stored = _keys_by_source(records, list(batch))
+        for source, docs in list(batch.items()):
+            if docs and stored.get(source) == {_chunk_id(d) for d in docs}:
+                report.skipped += len(docs)
+                del batch[source]
+        if not batch:
+            return
+        known = {s for s in batch if stored.get(s)}
         new_ids = self._new_ids(batch, records)
         docs = [doc for docs in batch.values() for doc in docs]
         result = index(
@@ -230,7 +239,7 @@ class Ingestor:
         """Ids of chunks not in the record store yet, per source."""
         result: dict[str, list[str]] = {}
         for source, docs in batch.items():
-            ids = [str(_get_document_with_hash(d, key_encoder=KEY_ENCODER).id) for d in docs]
+            ids = [_chunk_id(d) for d in docs]
             exists = records.exists(ids) if ids else []
             result[source] = [i for i, e in zip(ids, exists, strict=True) if not e]
         return result
@@ -286,6 +295,30 @@ class Ingestor:
                     "collection is empty but %d chunk records exist: re-indexing", len(stale)
                 )
                 records.delete_keys(stale)
+
+
+def _chunk_id(doc: Document) -> str:
+    """The content-hash id the indexing API gives a chunk (and records it under)."""
+    return str(_get_document_with_hash(doc, key_encoder=KEY_ENCODER).id)
+
+
+def _keys_by_source(records: Any, sources: list[str]) -> dict[str, set[str]]:
+    """Recorded chunk ids of each source, in one query for the SQL record manager."""
+    if not hasattr(records, "_make_session"):
+        return {s: set(records.list_keys(group_ids=[s])) for s in sources}
+    from langchain_classic.indexes._sql_record_manager import UpsertionRecord
+
+    result: dict[str, set[str]] = {}
+    with records._make_session() as session:
+        rows = (
+            session.query(UpsertionRecord.group_id, UpsertionRecord.key)
+            .filter(UpsertionRecord.namespace == records.namespace)
+            .filter(UpsertionRecord.group_id.in_(sources))
+            .all()
+        )
+    for group_id, key in rows:
+        result.setdefault(group_id, set()).add(key)
+    return result
 
 
 def _group_ids(records: Any) -> set[str]:

@@ -139,10 +139,10 @@ def recommend_threshold(
 ) -> dict[str, Any] | None:
     """The threshold refusing the most off-domain questions with false refusal ≤ the limit.
 
-    Swept in steps of 0.005 (the choice is rounded to 0.01). Ties (a plateau of thresholds refusing as much) are broken by
-    same-domain refusal, then by taking the middle of the plateau, which leaves a margin on both
-    sides for unseen questions; the plateau's ends are reported too. Without kinds in the question
-    file, all unanswerable questions count as off-domain.
+    Swept in steps of 0.005 (the choice is rounded to 0.01). Ties are broken by same-domain
+    refusal, then by fewer false refusals, then by taking the middle of the remaining plateau,
+    which leaves a margin on both sides for unseen questions; the plateau's ends are reported too.
+    Without kinds in the question file, all unanswerable questions count as off-domain.
     """
     rows = threshold_sweep(ranked, [round(i * CHOICE_STEP, 3) for i in range(201)])
     has_kinds = any(f"refusal_{OFF_DOMAIN}" in r for r in rows)
@@ -151,8 +151,12 @@ def recommend_threshold(
     if not feasible:
         return None
 
-    def key(row: dict[str, Any]) -> tuple[float, float]:
-        return (row.get(target) or 0.0, row.get(f"refusal_{SAME_DOMAIN}") or 0.0)
+    def key(row: dict[str, Any]) -> tuple[float, float, float]:
+        return (
+            row.get(target) or 0.0,
+            row.get(f"refusal_{SAME_DOMAIN}") or 0.0,
+            -(row["false_refusal"] or 0.0),
+        )
 
     best = max(key(r) for r in feasible)
     plateau = [r for r in feasible if key(r) == best]
@@ -185,7 +189,8 @@ def recommend_top_k(grounded: dict[int, float], answerable: int, slack: int = 2)
     """
     best = max(grounded.values())
     tolerance = slack / answerable if answerable else 0.0
-    return min(k for k, value in grounded.items() if value >= best - tolerance - 1e-9)
+    # Rates are rounded to 4 decimals: allow for it.
+    return min(k for k, value in grounded.items() if value >= best - tolerance - 1e-3)
 
 
 _WORD = re.compile(r"[a-z0-9][a-z0-9._/-]*")
