@@ -7,20 +7,87 @@ reach the client as a clear 503/504 (or an SSE ``error`` event), never as a hang
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
+import sqlite3
+import traceback
 
-from app.errors import ApiError
+import chromadb.errors
+import httpx
+import ollama
+import openai
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from app.errors import ApiError, error_response, unexpected_error
+
+log = logging.getLogger("rag.server")
+
+
+def is_index_failure(exc: BaseException) -> bool:
+    """Whether ``exc`` comes from the vector store (damaged or unreadable index), not the model.
+
+    A Chroma client that failed to open a damaged store later fails with plain AttributeErrors
+    from inside chromadb, so where the exception was raised counts too.
+    """
+    if isinstance(exc, chromadb.errors.ChromaError | sqlite3.DatabaseError):
+        return True
+    frames = traceback.extract_tb(exc.__traceback__)
+    return bool(frames) and f"{os.sep}chromadb{os.sep}" in frames[-1].filename
+
+
+def index_error(exc: BaseException) -> ApiError:
+    """The client-facing error for an unreadable index, with what to do about it."""
+    text = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+    return ApiError(
+        503,
+        f"the document index cannot be read ({text}); re-run rag-ingest or restore RAG_DATA_DIR",
+        code="index_unavailable",
+    )
 
 
 def backend_error(exc: BaseException, timeout: float) -> ApiError:
     """Map an exception raised while answering to the error the client should see."""
     if isinstance(exc, ApiError):
         return exc
+    if is_index_failure(exc):
+        return index_error(exc)
     if isinstance(exc, asyncio.TimeoutError | TimeoutError):
         return ApiError(504, f"the language model did not answer within {timeout:g} s")
     name = type(exc).__name__
     text = str(exc).splitlines()[0][:200] if str(exc) else name
-    if "Timeout" in name:
+    if "Timeout" in name or isinstance(exc, httpx.TimeoutException):
         return ApiError(504, f"the language model backend timed out ({name})")
     if isinstance(exc, ValueError) and "input must be" in text:
         return ApiError(422, text)
     return ApiError(503, f"the language model backend failed: {name}: {text}")
+
+
+#: Exceptions that mean "a backend failed", whichever route was running (LangServe's included).
+BACKEND_FAILURES: tuple[type[Exception], ...] = (
+    httpx.HTTPError,
+    openai.APIError,
+    ollama.ResponseError,
+    chromadb.errors.ChromaError,
+    sqlite3.DatabaseError,
+    ConnectionError,
+    TimeoutError,
+)
+
+
+def install_backend_error_handlers(app: FastAPI, timeout: float) -> None:
+    """Answer backend failures escaping any route (e.g. /rag/invoke) with 503/504, not a 500."""
+
+    async def _backend_failure(request: Request, exc: Exception) -> JSONResponse:
+        error = backend_error(exc, timeout)
+        log.warning("%s %s: %s", request.method, request.url.path, error.message)
+        return error_response(error.status, error.message, error.code)
+
+    async def _index_or_bug(request: Request, exc: Exception) -> JSONResponse:
+        if is_index_failure(exc):
+            return await _backend_failure(request, exc)
+        return await unexpected_error(request, exc)
+
+    for failure in BACKEND_FAILURES:
+        app.add_exception_handler(failure, _backend_failure)
+    app.add_exception_handler(Exception, _index_or_bug)

@@ -25,6 +25,7 @@ from rag_chain.conversation import build_chat_chain
 from rag_core.settings import Settings, get_settings
 
 from app import access, conversations, metrics
+from app.backend_errors import index_error, install_backend_error_handlers, is_index_failure
 from app.config_guard import checked_client_config, declare_top_k
 from app.errors import install_error_handlers
 from app.limits import BodyLimitMiddleware
@@ -51,15 +52,21 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if warm:
-            # Loading torch, MiniLM and the GGUF is blocking work: keep it off the event loop.
-            await asyncio.to_thread(runtime.resources.warm)
-        count = await asyncio.to_thread(runtime.resources.reader.count)
-        log.info(
-            "ready: collection %r %s",
-            settings.collection,
-            f"with {count} chunks" if count is not None else "missing (run rag-ingest)",
-        )
+        try:
+            if warm:
+                # Loading torch, MiniLM and the GGUF is blocking work: keep it off the event loop.
+                await asyncio.to_thread(runtime.resources.warm)
+            count = await asyncio.to_thread(runtime.resources.reader.count)
+            log.info(
+                "ready: collection %r %s",
+                settings.collection,
+                f"with {count} chunks" if count is not None else "missing (run rag-ingest)",
+            )
+        except Exception as exc:
+            if not is_index_failure(exc):
+                raise
+            # A damaged index must not keep the server down: /health and /ready say so.
+            log.error("%s", index_error(exc).message)
         for startup in runtime.extensions.get("startup", []):
             await startup()
         yield
@@ -74,6 +81,7 @@ def create_app(
     )
     app.state.runtime = runtime
     install_error_handlers(app)
+    install_backend_error_handlers(app, settings.llm_timeout)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     if settings.cors_origins:
         app.add_middleware(
