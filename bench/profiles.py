@@ -46,7 +46,7 @@ PROFILES = {
     "quick": Profile(
         name="quick",
         reps=5,
-        max_tokens=96,
+        max_tokens=64,
         clients=16,
         ingest_files=40,
         ingest_paragraphs=12,
