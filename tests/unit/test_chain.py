@@ -231,7 +231,7 @@ def test_no_room_for_any_context_refuses_instead_of_answering_blind(tmp_path: Pa
     """When the answer budget leaves no room for even one chunk, the model must not be asked to
     answer from nothing (with no sources): the chain refuses and says why in ``context``."""
     model = ExplodingChatModel()
-    res = fake_resources(tmp_path / "data", model, llm_context_window=512, llm_max_tokens=512)
+    res = fake_resources(tmp_path / "data", model, llm_context_window=512, llm_max_tokens=500)
     out = build_chain(lambda: res).invoke({"question": PRICING_Q})
     assert (out["answer"], out["sources"], model.calls) == (REFUSAL, [], 0)
     assert out["context"]["refused"] is True

@@ -136,6 +136,11 @@ class Settings(BaseSettings):
             )
         if self.top_k > self.max_top_k:
             raise ValueError(f"RAG_TOP_K ({self.top_k}) exceeds RAG_MAX_TOP_K ({self.max_top_k})")
+        if self.llm_max_tokens >= self.llm_context_window:
+            raise ValueError(
+                f"RAG_LLM_MAX_TOKENS ({self.llm_max_tokens}) must be smaller than "
+                f"RAG_LLM_CONTEXT_WINDOW ({self.llm_context_window}): the prompt needs room too"
+            )
         if self.llm == "openai" and not self.openai_base_url:
             raise ValueError("RAG_LLM=openai needs RAG_OPENAI_BASE_URL")
         return self

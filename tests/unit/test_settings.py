@@ -1,0 +1,65 @@
+"""Settings: one object from env/.env, validated at start with messages naming the variable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from rag_core.settings import SettingsError, load_settings
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in list(__import__("os").environ):
+        if name.startswith("RAG_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)  # no stray .env from the repo
+
+
+def test_embedded_defaults() -> None:
+    settings = load_settings()
+    assert (settings.llm, settings.embeddings, settings.collection) == ("llamacpp", "local", "docs")
+    assert settings.chroma_url is None and settings.host == "127.0.0.1"
+    assert settings.chroma_dir == Path("data") / "chroma"
+    assert settings.records_db_url.endswith("/data/ingest-records.sqlite")
+
+
+def test_env_and_dotenv(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("RAG_COLLECTION=handbook\nRAG_TOP_K=5\n")
+    monkeypatch.setenv("RAG_TOP_K", "4")
+    settings = load_settings()
+    assert settings.collection == "handbook", ".env is read"
+    assert settings.top_k == 4, "the environment wins over .env"
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"RAG_CHUNK_SIZE": "big"}, "RAG_CHUNK_SIZE"),
+        ({"RAG_LLM": "gpt5"}, "RAG_LLM"),
+        ({"RAG_CHROMA_URL": "localhost:8000"}, "RAG_CHROMA_URL"),
+        ({"RAG_COLLECTION": "a"}, "RAG_COLLECTION"),
+        ({"RAG_CHUNK_SIZE": "500", "RAG_CHUNK_OVERLAP": "500"}, "RAG_CHUNK_OVERLAP"),
+        ({"RAG_LLM_MAX_TOKENS": "4096"}, "RAG_LLM_MAX_TOKENS"),
+        ({"RAG_TOP_K": "20"}, "RAG_MAX_TOP_K"),
+        ({"RAG_LLM": "openai"}, "RAG_OPENAI_BASE_URL"),
+        ({"RAG_SCORE_THRESHOLD": "1.5"}, "RAG_SCORE_THRESHOLD"),
+    ],
+)
+def test_invalid_settings_name_the_variable(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], named: str
+) -> None:
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(SettingsError, match=named):
+        load_settings()
+
+
+def test_api_key_is_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RAG_LLM", "openai")
+    monkeypatch.setenv("RAG_OPENAI_BASE_URL", "http://127.0.0.1:9/v1/")
+    monkeypatch.setenv("RAG_OPENAI_API_KEY", "sk-very-secret")
+    settings = load_settings()
+    assert "sk-very-secret" not in repr(settings)
+    assert settings.openai_api_key.get_secret_value() == "sk-very-secret"
+    assert settings.openai_base_url == "http://127.0.0.1:9/v1"
