@@ -105,8 +105,10 @@ def _serving_sections(
             naive.stop()
     for attempt in range(profile.cold_starts - 1):
         again = start_rag_server(data_dir, profile.max_tokens, work / f"start-{attempt}.log")
-        starts.append(again.ready_seconds)
-        again.stop()
+        try:
+            starts.append(again.ready_seconds)
+        finally:
+            again.stop()
     raw["cold_starts"] = starts
     raw["peak_rss_bytes"] = peak
     return figures + [

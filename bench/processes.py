@@ -82,19 +82,23 @@ def launch(
     url = f"http://127.0.0.1:{port}"
     service = Service(process, url, log_path, 0.0)
     deadline = started + timeout
-    with httpx.Client(timeout=2.0) as client:
-        while time.perf_counter() < deadline:
-            if process.poll() is not None:
-                raise RuntimeError(
-                    f"{command[0]} exited with {process.returncode}:\n{service.log()}"
-                )
-            try:
-                if client.get(f"{url}/health").status_code == 200:
-                    service.ready_seconds = time.perf_counter() - started
-                    return service
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.02)
+    try:
+        with httpx.Client(timeout=2.0) as client:
+            while time.perf_counter() < deadline:
+                if process.poll() is not None:
+                    raise RuntimeError(
+                        f"{command[0]} exited with {process.returncode}:\n{service.log()}"
+                    )
+                try:
+                    if client.get(f"{url}/health").status_code == 200:
+                        service.ready_seconds = time.perf_counter() - started
+                        return service
+                except httpx.HTTPError:
+                    pass
+                time.sleep(0.02)
+    except BaseException:  # interrupted while waiting: never leave an orphan server behind
+        service.stop()
+        raise
     service.stop()
     raise RuntimeError(f"{command[0]} was not ready after {timeout} s:\n{service.log()}")
 
