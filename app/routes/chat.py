@@ -8,7 +8,6 @@ text, as the seed tutorial's ``curl -N`` showed.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -21,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.backend_errors import backend_error
 from app.errors import ApiError
+from app.progress import Probe, model_progress_probe, wait_with_progress
 from app.runtime import Runtime, get_runtime
 
 log = logging.getLogger("rag.chat")
@@ -75,9 +75,10 @@ async def chat(body: ChatRequest, request: Request) -> ChatResponse:
     runtime = get_runtime(request)
     question = _check(runtime, body)
     runnable, payload, config = await runtime.prepare(request, question, body.session_id)
+    probe = model_progress_probe(runtime.resources.chat_model)
     try:
-        result = await asyncio.wait_for(
-            runnable.ainvoke(payload, config), timeout=runtime.settings.llm_timeout
+        result = await wait_with_progress(
+            runnable.ainvoke(payload, config), runtime.settings.llm_timeout, probe
         )
     except Exception as exc:
         error = backend_error(exc, runtime.settings.llm_timeout)
@@ -97,14 +98,18 @@ async def _stream_events(
     payload: Any,
     config: RunnableConfig,
     timeout: float,
+    probe: Probe | None = None,
 ) -> AsyncIterator[tuple[str, Any]]:
-    """The chain's stream as (event, data) pairs; a stall longer than ``timeout`` is an error."""
+    """The chain's stream as (event, data) pairs; a stall longer than ``timeout`` is an error.
+
+    The limit is per chunk (a slow model that keeps producing tokens is not cut off), and time
+    spent queued behind other generations of the shared model does not count (see app.progress).
+    """
     iterator = runnable.astream(payload, config).__aiter__()
     try:
         while True:
-            # The limit is per chunk: a slow model that keeps producing tokens is not cut off.
             try:
-                chunk = await asyncio.wait_for(iterator.__anext__(), timeout=timeout)
+                chunk = await wait_with_progress(iterator.__anext__(), timeout, probe)
             except StopAsyncIteration:
                 return
             if "sources" in chunk:
@@ -129,12 +134,13 @@ async def chat_stream(body: ChatRequest, request: Request) -> StreamingResponse:
         request.headers.get("accept", "")
     )
     timeout = runtime.settings.llm_timeout
+    probe = model_progress_probe(runtime.resources.chat_model)
 
     async def sse() -> AsyncIterator[str]:
         answer: list[str] = []
         result: dict[str, Any] = {}
         try:
-            async for event, data in _stream_events(runnable, payload, config, timeout):
+            async for event, data in _stream_events(runnable, payload, config, timeout, probe):
                 if event == "token":
                     answer.append(data)
                 elif event == "context":
@@ -155,7 +161,7 @@ async def chat_stream(body: ChatRequest, request: Request) -> StreamingResponse:
     async def text() -> AsyncIterator[str]:
         answer: list[str] = []
         try:
-            async for event, data in _stream_events(runnable, payload, config, timeout):
+            async for event, data in _stream_events(runnable, payload, config, timeout, probe):
                 if event == "token":
                     answer.append(data)
                     yield data
