@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 from fastapi import APIRouter, Request
 from rag_chain.llm import chat_model_label
@@ -12,17 +13,29 @@ from app.runtime import get_runtime
 
 router = APIRouter(tags=["health"])
 
+#: Health probes get a thread of their own: under streaming load the default executor is busy
+#: with retrievals, and a probe queued behind them looks like a hung server (bench: /health p99
+#: 101 ms with 16 streams).
+_PROBE_EXECUTOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix="health-probe")
+
+
+async def _index_status(request: Request) -> tuple[int | None, str]:
+    """(chunk count, "ready" | "missing" | "error: ...") of the collection."""
+    reader = get_runtime(request).resources.reader
+    try:
+        loop = asyncio.get_running_loop()
+        count = await loop.run_in_executor(_PROBE_EXECUTOR, reader.count)
+    except Exception as exc:  # a broken store must not break the health endpoint
+        return None, f"error: {type(exc).__name__}"
+    return count, "ready" if count is not None else "missing"
+
 
 @router.get("/health")
 async def health(request: Request) -> dict[str, object]:
     """Cheap liveness and index status; works before the first ingest ("index": "missing")."""
     runtime = get_runtime(request)
     settings = runtime.settings
-    try:
-        count = await asyncio.to_thread(runtime.resources.reader.count)
-        index = "ready" if count is not None else "missing"
-    except Exception as exc:  # a broken store must not break the health endpoint
-        count, index = None, f"error: {type(exc).__name__}"
+    count, index = await _index_status(request)
     body: dict[str, object] = {
         "status": "ok" if index == "ready" else "degraded",
         "index": index,
