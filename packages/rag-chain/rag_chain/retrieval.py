@@ -19,7 +19,13 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.vectorstores import VectorStore
 from rag_core.names import OWNER_KEY, SHARED_OWNER
 from rag_core.settings import Settings
-from rag_core.vectorstore import IndexMissingError, count_chunks, make_vectorstore
+from rag_core.vectorstore import (
+    IndexMissingError,
+    count_chunks,
+    forget_chroma_client,
+    make_vectorstore,
+    store_signature,
+)
 
 log = logging.getLogger("rag.retrieval")
 
@@ -64,6 +70,8 @@ class IndexReader:
 
     #: Seconds between attempts to open a missing index (cheap, but not on every request).
     RETRY_SECONDS = 2.0
+    #: Seconds between checks whether another process (rag-ingest) wrote the embedded store.
+    REFRESH_SECONDS = 1.0
 
     def __init__(
         self,
@@ -76,6 +84,9 @@ class IndexReader:
         self._store = vectorstore
         self._lock = threading.Lock()
         self._next_try = 0.0
+        self._owns_store = vectorstore is None
+        self._signature: tuple[int, ...] | None = None
+        self._next_refresh = 0.0
 
     def embeddings(self) -> Embeddings:
         """The query embedding model (built on first use when given as a factory)."""
@@ -86,16 +97,41 @@ class IndexReader:
     def store(self) -> VectorStore | None:
         """The opened collection, or None while no ingest has created it."""
         if self._store is not None:
+            self._refresh_if_written()
             return self._store
         with self._lock:
             now = time.monotonic()
             if self._store is None and now >= self._next_try:
                 try:
                     self._store = make_vectorstore(self.settings, self.embeddings(), create=False)
+                    # Opening a client touches the SQLite file itself: sign the store after it.
+                    self._signature = store_signature(self.settings)
                 except IndexMissingError as exc:
                     self._next_try = now + self.RETRY_SECONDS
                     log.warning("%s", exc)
         return self._store
+
+    def _refresh_if_written(self) -> None:
+        """Reopen the embedded store after another process wrote it (at most once a second).
+
+        An embedded Chroma client serves searches from an in-memory vector index that never sees
+        vectors written by another process: without this, chunks from an ingest run while the
+        server is up were counted but never found until a restart.
+        """
+        now = time.monotonic()
+        if not self._owns_store or self.settings.chroma_url or now < self._next_refresh:
+            return
+        with self._lock:
+            if now < self._next_refresh:
+                return
+            self._next_refresh = now + self.REFRESH_SECONDS
+            signature = store_signature(self.settings)
+            if signature == self._signature:
+                return
+            log.info("the index was written by another process: reopening it")
+            forget_chroma_client(self.settings)
+            self._store = make_vectorstore(self.settings, self.embeddings(), create=False)
+            self._signature = store_signature(self.settings)
 
     def count(self) -> int | None:
         """Chunks in the collection, or None when there is no index."""

@@ -53,6 +53,38 @@ def make_chroma_client(settings: Settings) -> Any:
     return client
 
 
+def forget_chroma_client(settings: Settings) -> None:
+    """Drop this process's client for the store so the next one re-reads it from disk.
+
+    An embedded Chroma keeps its vector index in memory and never sees vectors another process
+    (rag-ingest) wrote; a fresh client loads them. Clients of other stores are left alone.
+    """
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    key = settings.chroma_url or str(settings.chroma_dir.resolve())
+    with _clients_lock:
+        client = _clients.pop(key, None)
+        identifier = getattr(client, "_identifier", None)
+        if identifier is not None:
+            SharedSystemClient._identifier_to_system.pop(identifier, None)
+            SharedSystemClient._identifier_to_refcount.pop(identifier, None)
+
+
+def store_signature(settings: Settings) -> tuple[int, ...] | None:
+    """Size and mtime of the embedded store's SQLite files: they change when anyone writes."""
+    if settings.chroma_url:
+        return None
+    signature: list[int] = []
+    for name in ("chroma.sqlite3", "chroma.sqlite3-wal"):
+        try:
+            stat = (settings.chroma_dir / name).stat()
+        except FileNotFoundError:
+            signature += [0, 0]
+        else:
+            signature += [stat.st_mtime_ns, stat.st_size]
+    return tuple(signature)
+
+
 def collection_exists(settings: Settings, name: str | None = None) -> bool:
     """Whether the collection has been created by an ingest run (never creates anything)."""
     if not settings.chroma_url and not (settings.chroma_dir / "chroma.sqlite3").exists():
