@@ -7,9 +7,8 @@ import sys
 from pathlib import Path
 
 from langchain_core.embeddings import DeterministicFakeEmbedding
-from rag_core.settings import load_settings
-
 from rag_chain.retrieval import IndexReader
+from rag_core.settings import load_settings
 
 INGEST = """
 import sys
