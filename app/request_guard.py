@@ -66,7 +66,8 @@ def _text_lengths(value: Any) -> list[int]:
 
 
 _MESSAGE_TYPES = {"human", "ai", "system"}
-_MESSAGE_EXTRAS = {"id", "name", "example", "additional_kwargs", "response_metadata"}
+#: "runId" is what the LangServe chat playground attaches to the AI turns it sends back.
+_MESSAGE_EXTRAS = {"id", "name", "example", "additional_kwargs", "response_metadata", "runId"}
 _EMPTY_LISTS = {"tool_calls", "invalid_tool_calls"}
 
 
