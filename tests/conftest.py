@@ -42,7 +42,9 @@ def _reset_sse_starlette() -> Iterator[None]:
 def rag_env(tmp_path: Path) -> dict[str, str]:
     """Environment for a subprocess with its own data dir and nothing inherited from a .env."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
-    env.update({"RAG_DATA_DIR": str(tmp_path / "data"), "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"})
+    env.update(
+        {"RAG_DATA_DIR": str(tmp_path / "data"), "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
+    )
     return env
 
 
@@ -77,7 +79,9 @@ def live_server(tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
     started: list[LiveServer] = []
 
     def start(env: dict[str, str], **extra_env: str) -> LiveServer:
-        server = start_server({**env, **extra_env}, log_path=tmp_path / f"server-{len(started)}.log")
+        server = start_server(
+            {**env, **extra_env}, log_path=tmp_path / f"server-{len(started)}.log"
+        )
         started.append(server)
         return server
 

@@ -106,9 +106,16 @@ class StubLLMServer:
     can prove that generation stopped (stall, cut, client disconnect).
     """
 
-    def __init__(self, behavior: str = "ok", *, reply: str | None = None,
-                 token_delay: float = 0.0, embedding_dim: int = 64,
-                 models: tuple[str, ...] = DEFAULT_MODELS, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        behavior: str = "ok",
+        *,
+        reply: str | None = None,
+        token_delay: float = 0.0,
+        embedding_dim: int = 64,
+        models: tuple[str, ...] = DEFAULT_MODELS,
+        host: str = "127.0.0.1",
+    ) -> None:
         self.behavior, self.reply, self.token_delay = behavior, reply, token_delay
         self.embedding_dim, self.models, self.host, self.port = embedding_dim, models, host, 0
         self.requests: list[tuple[str, Any]] = []
@@ -142,11 +149,22 @@ class StubLLMServer:
         self.port = sock.getsockname()[1]
         logging.getLogger("uvicorn.error").addFilter(_not_a_cut)  # idempotent
         config = uvicorn.Config(  # log_config=None: leave the test's logging setup alone
-            self._app(), log_config=None, log_level="warning", access_log=False,
-            lifespan="off", loop="asyncio", http="h11", timeout_graceful_shutdown=1)
+            self._app(),
+            log_config=None,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            loop="asyncio",
+            http="h11",
+            timeout_graceful_shutdown=1,
+        )
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]},
-                                        daemon=True, name=f"stub-llm-{self.port}")
+        self._thread = threading.Thread(
+            target=self._server.run,
+            kwargs={"sockets": [sock]},
+            daemon=True,
+            name=f"stub-llm-{self.port}",
+        )
         self._thread.start()
         deadline = time.monotonic() + 10
         while not self._server.started:
@@ -183,19 +201,24 @@ class StubLLMServer:
                 body = json.loads(raw) if raw else None
                 self.requests.append((path, body))
                 return handler(body or {}, self.behavior)
+
             return Route(path, endpoint, methods=[method])
 
-        return Starlette(routes=[
-            route("/", lambda b, _: PlainTextResponse("Ollama is running"), "GET"),
-            route("/api/version", lambda b, _: JSONResponse({"version": OLLAMA_VERSION}), "GET"),
-            route("/api/tags", self._ollama_tags, "GET"),
-            route("/api/show", self._ollama_show, "POST"),
-            route("/api/chat", self._ollama_chat, "POST"),
-            route("/api/embed", self._ollama_embed, "POST"),
-            route("/v1/models", self._openai_models, "GET"),
-            route("/v1/chat/completions", self._openai_chat, "POST"),
-            route("/v1/embeddings", self._openai_embeddings, "POST"),
-        ])
+        return Starlette(
+            routes=[
+                route("/", lambda b, _: PlainTextResponse("Ollama is running"), "GET"),
+                route(
+                    "/api/version", lambda b, _: JSONResponse({"version": OLLAMA_VERSION}), "GET"
+                ),
+                route("/api/tags", self._ollama_tags, "GET"),
+                route("/api/show", self._ollama_show, "POST"),
+                route("/api/chat", self._ollama_chat, "POST"),
+                route("/api/embed", self._ollama_embed, "POST"),
+                route("/v1/models", self._openai_models, "GET"),
+                route("/v1/chat/completions", self._openai_chat, "POST"),
+                route("/v1/embeddings", self._openai_embeddings, "POST"),
+            ]
+        )
 
     def _tokens(self, body: dict) -> list[str]:
         """Reply split into words with leading spaces, as real tokenizers emit them."""
@@ -215,8 +238,9 @@ class StubLLMServer:
         while not self._closing.is_set():  # a client disconnect cancels this sleep
             await asyncio.sleep(0.05)
 
-    async def _emit(self, behavior: str, tokens: list[str],
-                    render: Callable[[str], bytes]) -> AsyncIterator[bytes]:
+    async def _emit(
+        self, behavior: str, tokens: list[str], render: Callable[[str], bytes]
+    ) -> AsyncIterator[bytes]:
         """Yield rendered tokens; "cut" and "stall" end by dropping the connection."""
         for tok in tokens[: {"cut": 2, "stall": 1}.get(behavior, len(tokens))]:
             if delay := self._delay(behavior):
@@ -228,8 +252,9 @@ class StubLLMServer:
         if behavior in ("cut", "stall"):
             raise _Cut(behavior)
 
-    def _stream(self, behavior: str, error: dict, media_type: str,
-                parts: Callable[[], AsyncIterator[bytes]]) -> Response:
+    def _stream(
+        self, behavior: str, error: dict, media_type: str, parts: Callable[[], AsyncIterator[bytes]]
+    ) -> Response:
         if behavior == "error":
             return JSONResponse(error, status_code=500)
         return StreamingResponse(parts(), media_type=media_type)
@@ -252,22 +277,38 @@ class StubLLMServer:
             self.tokens_sent += n_tokens
             yield data
 
-        return StreamingResponse(body(), media_type="application/json",
-                                 headers={"content-length": str(len(data))})
+        return StreamingResponse(
+            body(), media_type="application/json", headers={"content-length": str(len(data))}
+        )
 
     # ---- Ollama ----------------------------------------------------------------------
     def _details(self, model: str) -> dict:
         emb = "embed" in model
-        return {"parent_model": "", "format": "gguf", "family": "bert" if emb else "llama",
-                "families": ["bert" if emb else "llama"],
-                "parameter_size": "137M" if emb else "8.0B",
-                "quantization_level": "F16" if emb else "Q4_K_M"}
+        return {
+            "parent_model": "",
+            "format": "gguf",
+            "family": "bert" if emb else "llama",
+            "families": ["bert" if emb else "llama"],
+            "parameter_size": "137M" if emb else "8.0B",
+            "quantization_level": "F16" if emb else "Q4_K_M",
+        }
 
     def _ollama_tags(self, body: dict, behavior: str) -> Response:
-        return JSONResponse({"models": [
-            {"name": m, "model": m, "modified_at": _now(), "size": 4_920_753_328,
-             "digest": hashlib.sha256(m.encode()).hexdigest(), "details": self._details(m)}
-            for m in self.models]})
+        return JSONResponse(
+            {
+                "models": [
+                    {
+                        "name": m,
+                        "model": m,
+                        "modified_at": _now(),
+                        "size": 4_920_753_328,
+                        "digest": hashlib.sha256(m.encode()).hexdigest(),
+                        "details": self._details(m),
+                    }
+                    for m in self.models
+                ]
+            }
+        )
 
     def _ollama_show(self, body: dict, behavior: str) -> Response:
         name = body.get("model") or body.get("name") or ""
@@ -275,31 +316,48 @@ class StubLLMServer:
         if model is None:
             return JSONResponse({"error": f"model '{name}' not found"}, status_code=404)
         details = self._details(model)
-        return JSONResponse({
-            "license": "", "modelfile": f"FROM {model}\n", "parameters": "",
-            "template": "{{ .Prompt }}", "details": details, "modified_at": _now(),
-            "model_info": {"general.architecture": details["family"]},
-            "capabilities": ["embedding"] if "embed" in model else ["completion", "tools"]})
+        return JSONResponse(
+            {
+                "license": "",
+                "modelfile": f"FROM {model}\n",
+                "parameters": "",
+                "template": "{{ .Prompt }}",
+                "details": details,
+                "modified_at": _now(),
+                "model_info": {"general.architecture": details["family"]},
+                "capabilities": ["embedding"] if "embed" in model else ["completion", "tools"],
+            }
+        )
 
     def _ollama_chat(self, body: dict, behavior: str) -> Response:
         model, tokens = body.get("model", ""), self._tokens(body)
         n = len(tokens)
         error = {"error": f"stub: simulated failure of model {model!r}"}
-        final = {"done_reason": "stop", "done": True, "total_duration": 5_000_000 * n,
-                 "load_duration": 1_000_000, "prompt_eval_count": _prompt_words(body),
-                 "prompt_eval_duration": 2_000_000, "eval_count": n,
-                 "eval_duration": 4_000_000 * n}
+        final = {
+            "done_reason": "stop",
+            "done": True,
+            "total_duration": 5_000_000 * n,
+            "load_duration": 1_000_000,
+            "prompt_eval_count": _prompt_words(body),
+            "prompt_eval_duration": 2_000_000,
+            "eval_count": n,
+            "eval_duration": 4_000_000 * n,
+        }
 
         def msg(content: str) -> dict:
-            return {"model": model, "created_at": _now(),
-                    "message": {"role": "assistant", "content": content}}
+            return {
+                "model": model,
+                "created_at": _now(),
+                "message": {"role": "assistant", "content": content},
+            }
 
         if body.get("stream") is False:  # Ollama streams unless told otherwise
             return self._json(behavior, {**msg("".join(tokens)), **final}, error, n)
 
         async def parts() -> AsyncIterator[bytes]:
             async for part in self._emit(
-                    behavior, tokens, lambda t: _dumps({**msg(t), "done": False}) + b"\n"):
+                behavior, tokens, lambda t: _dumps({**msg(t), "done": False}) + b"\n"
+            ):
                 yield part
             yield _dumps({**msg(""), **final}) + b"\n"
 
@@ -309,27 +367,49 @@ class StubLLMServer:
         texts = body.get("input", "")
         texts = [texts] if isinstance(texts, str) else list(texts)
         dim = body.get("dimensions") or self.embedding_dim
-        payload = {"model": body.get("model", ""),
-                   "embeddings": [embed_text(t, dim) for t in texts],
-                   "total_duration": 1_000_000, "load_duration": 100_000,
-                   "prompt_eval_count": sum(len(t.split()) for t in texts)}
+        payload = {
+            "model": body.get("model", ""),
+            "embeddings": [embed_text(t, dim) for t in texts],
+            "total_duration": 1_000_000,
+            "load_duration": 100_000,
+            "prompt_eval_count": sum(len(t.split()) for t in texts),
+        }
         return self._json(behavior, payload, {"error": "stub: simulated embedding failure"})
 
     # ---- OpenAI ----------------------------------------------------------------------
-    _OPENAI_ERROR = {"error": {"message": "stub: simulated server error",
-                               "type": "server_error", "param": None, "code": None}}
+    _OPENAI_ERROR = {
+        "error": {
+            "message": "stub: simulated server error",
+            "type": "server_error",
+            "param": None,
+            "code": None,
+        }
+    }
 
     def _openai_models(self, body: dict, behavior: str) -> Response:
-        return JSONResponse({"object": "list", "data": [
-            {"id": m, "object": "model", "created": 1_700_000_000, "owned_by": "stub"}
-            for m in self.models]})
+        return JSONResponse(
+            {
+                "object": "list",
+                "data": [
+                    {"id": m, "object": "model", "created": 1_700_000_000, "owned_by": "stub"}
+                    for m in self.models
+                ],
+            }
+        )
 
     def _openai_chat(self, body: dict, behavior: str) -> Response:
         tokens, prompt_n = self._tokens(body), _prompt_words(body)
-        usage = {"prompt_tokens": prompt_n, "completion_tokens": len(tokens),
-                 "total_tokens": prompt_n + len(tokens)}
-        head = {"id": f"chatcmpl-stub{len(self.requests)}", "created": int(time.time()),
-                "model": body.get("model", ""), "system_fingerprint": "fp_stub"}
+        usage = {
+            "prompt_tokens": prompt_n,
+            "completion_tokens": len(tokens),
+            "total_tokens": prompt_n + len(tokens),
+        }
+        head = {
+            "id": f"chatcmpl-stub{len(self.requests)}",
+            "created": int(time.time()),
+            "model": body.get("model", ""),
+            "system_fingerprint": "fp_stub",
+        }
         if not body.get("stream"):
             message = {"role": "assistant", "content": "".join(tokens), "refusal": None}
             choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": "stop"}
@@ -370,6 +450,10 @@ class StubLLMServer:
                 vec = base64.b64encode(struct.pack(f"<{dim}f", *vec)).decode()
             data.append({"object": "embedding", "index": i, "embedding": vec})
         n = sum(len(t.split()) for t in texts)
-        payload = {"object": "list", "data": data, "model": body.get("model", ""),
-                   "usage": {"prompt_tokens": n, "total_tokens": n}}
+        payload = {
+            "object": "list",
+            "data": data,
+            "model": body.get("model", ""),
+            "usage": {"prompt_tokens": n, "total_tokens": n},
+        }
         return self._json(behavior, payload, self._OPENAI_ERROR)

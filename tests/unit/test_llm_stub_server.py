@@ -21,8 +21,18 @@ from tests.support.llm_stub_server import StubLLMServer, embed_text, free_port
 
 QUESTION = "What does the quarterly report say about revenue growth in Europe?"
 # "Stub answer: " + first 8 words of the question, one word per chunk.
-EXPECTED_TOKENS = ["Stub", " answer:", " What", " does", " the", " quarterly", " report",
-                   " say", " about", " revenue"]
+EXPECTED_TOKENS = [
+    "Stub",
+    " answer:",
+    " What",
+    " does",
+    " the",
+    " quarterly",
+    " report",
+    " say",
+    " about",
+    " revenue",
+]
 EXPECTED = "".join(EXPECTED_TOKENS)
 
 
@@ -41,14 +51,24 @@ def srv(shared_server):
 
 
 def ollama_chat(server: StubLLMServer, timeout: float = 5) -> ChatOllama:
-    return ChatOllama(base_url=server.base_url, model="llama3.1:8b", temperature=0,
-                      client_kwargs={"timeout": timeout})
+    return ChatOllama(
+        base_url=server.base_url,
+        model="llama3.1:8b",
+        temperature=0,
+        client_kwargs={"timeout": timeout},
+    )
 
 
 def openai_chat(server: StubLLMServer, timeout: float = 5, **kw) -> ChatOpenAI:
     # max_retries=0: the openai client otherwise retries 500s/connection errors with backoff.
-    return ChatOpenAI(base_url=server.openai_base_url, api_key="x", model="gpt-x",
-                      timeout=timeout, max_retries=0, **kw)
+    return ChatOpenAI(
+        base_url=server.openai_base_url,
+        api_key="x",
+        model="gpt-x",
+        timeout=timeout,
+        max_retries=0,
+        **kw,
+    )
 
 
 def texts(chunks) -> list[str]:
@@ -94,7 +114,8 @@ async def test_ollama_astream_is_token_by_token(srv):
 def test_ollama_non_streaming_and_reply_override(srv):
     srv.reply = "Fixed reply here"
     resp = ollama.Client(host=srv.base_url).chat(
-        model="llama3.1:8b", messages=[{"role": "user", "content": "hi"}], stream=False)
+        model="llama3.1:8b", messages=[{"role": "user", "content": "hi"}], stream=False
+    )
     assert resp.message.content == "Fixed reply here"
     assert resp.done and resp.eval_count == 3
     assert srv.requests[-1][1]["stream"] is False
@@ -125,7 +146,8 @@ def test_ollama_embeddings_deterministic_and_normalised(srv):
     # Shared words => higher cosine, so retrieval tests over the stub are meaningful.
     q = emb.embed_query("How did revenue grow in Europe?")
     assert sum(a * b for a, b in zip(q, first[0], strict=True)) > sum(
-        a * b for a, b in zip(q, first[1], strict=True))
+        a * b for a, b in zip(q, first[1], strict=True)
+    )
     path, body = srv.requests[-1]
     assert path == "/api/embed" and body["model"] == "nomic-embed-text"
     assert body["input"] == ["How did revenue grow in Europe?"]  # always a list, even for a query
@@ -160,8 +182,13 @@ async def test_openai_astream(srv):
 
 def test_openai_embeddings_and_models(srv):
     # check_embedding_ctx_length=False: otherwise tiktoken wants to download its encodings.
-    emb = OpenAIEmbeddings(base_url=srv.openai_base_url, api_key="x", model="text-embedding-3",
-                           check_embedding_ctx_length=False, max_retries=0)
+    emb = OpenAIEmbeddings(
+        base_url=srv.openai_base_url,
+        api_key="x",
+        model="text-embedding-3",
+        check_embedding_ctx_length=False,
+        max_retries=0,
+    )
     # OpenAIEmbeddings asks for base64 (float32) by default, hence approx.
     assert emb.embed_query("hello world") == pytest.approx(embed_text("hello world"), abs=1e-6)
     assert srv.requests[-1][1]["encoding_format"] == "base64"
