@@ -4,8 +4,6 @@ first as history, answers streamed with their "Sources:" line, no console errors
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -16,20 +14,6 @@ from tests.support.servers import LiveServer
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 BROWSER_DIR = Path(__file__).resolve().parent
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _browser_available() -> None:
-    if (
-        Path("/usr/bin/chromium").exists()
-        and shutil.which("node")
-        and (BROWSER_DIR / "node_modules" / "playwright-core").is_dir()
-    ):
-        return
-    reason = "chromium, node or playwright-core is missing: run `make browser-deps`"
-    if os.environ.get("RAG_REQUIRE_SERVICES") == "1":
-        pytest.fail(reason)
-    pytest.skip(reason)
 
 
 def test_chat_playground_holds_a_conversation(sample_server: LiveServer, tmp_path: Path) -> None:

@@ -7,8 +7,6 @@ they are missing, and failed instead when RAG_REQUIRE_SERVICES=1 (CI).
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -21,26 +19,6 @@ from tests.support.servers import LiveServer
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 BROWSER_DIR = ROOT / "tests" / "browser"
-
-
-def _missing() -> str | None:
-    if not Path("/usr/bin/chromium").exists():
-        return "/usr/bin/chromium is missing: run `make browser-deps`"
-    if shutil.which("node") is None:
-        return "node is missing"
-    if not (BROWSER_DIR / "node_modules" / "playwright-core").is_dir():
-        return "playwright-core is missing: run `make browser-deps`"
-    return None
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _browser_available() -> None:
-    reason = _missing()
-    if reason is None:
-        return
-    if os.environ.get("RAG_REQUIRE_SERVICES") == "1":
-        pytest.fail(reason)
-    pytest.skip(reason)
 
 
 def test_playground_answers_in_chromium(sample_server: LiveServer, tmp_path: Path) -> None:

@@ -32,11 +32,15 @@ def _reachable(url: str, default_port: int) -> bool:
         return False
 
 
-def _absent(what: str, url: str) -> None:
-    reason = f"{what} is not reachable at {url}"
+def unavailable(reason: str) -> None:
+    """Skip a test whose real dependency is missing, or fail it when RAG_REQUIRE_SERVICES=1 (CI)."""
     if os.environ.get("RAG_REQUIRE_SERVICES") == "1":
         pytest.fail(f"{reason} and RAG_REQUIRE_SERVICES=1")
     pytest.skip(reason)
+
+
+def _absent(what: str, url: str) -> None:
+    unavailable(f"{what} is not reachable at {url}")
 
 
 def require_postgres() -> str:
