@@ -81,7 +81,7 @@ def create_app(
     )
     app.state.runtime = runtime
     install_error_handlers(app)
-    install_backend_error_handlers(app, settings.llm_timeout)
+    install_backend_error_handlers(app, settings.llm_timeout, (settings.llm, settings.embeddings))
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     if settings.cors_origins:
         app.add_middleware(

@@ -31,9 +31,9 @@ def _say(message: str) -> None:
 def run(profile: Profile, results: Path = RESULTS, docs: Path = ROOT / "samples") -> Path:
     """Run every section of ``profile``; returns the JSON file written.
 
-    Batch embedding (ingest) runs first with torch's default threads; then the process switches to
-    the serving configuration (``make_query_embeddings``: one torch thread), so the in-process
-    baselines retrieve exactly as the server does.
+    Batch embedding (ingest) runs first with sentence-transformers, as ``rag-ingest`` does; questions
+    are then embedded the way the server embeds them (``make_query_embeddings``: MiniLM in NumPy),
+    so the in-process baselines retrieve exactly as the server does.
     """
     from rag_core.embeddings import make_embeddings, make_query_embeddings
     from rag_core.settings import load_settings
