@@ -15,7 +15,7 @@ import httpx
 
 from bench.corpus import QuestionPool
 from bench.raw_llama import PreparedPrompt, RawLlama
-from bench.stats import Figure, median
+from bench.stats import Figure, median, median_ci
 from bench.streams import StreamTiming, stream_chat, stream_plain, stream_rag
 
 
@@ -53,6 +53,7 @@ class Pairs:
                 op="<=",
                 baseline=median([b for _, b in self.ttft]),
                 paired_ratio=median([s / b for s, b in self.ttft]),
+                ratio_ci=median_ci([s / b for s, b in self.ttft]),
                 note=note + "; baseline = retrieval + raw llama.cpp",
             ),
             Figure(
@@ -63,6 +64,7 @@ class Pairs:
                 op=">=",
                 baseline=median([b for _, b in self.tps]),
                 paired_ratio=median([s / b for s, b in self.tps]),
+                ratio_ci=median_ci([s / b for s, b in self.tps]),
                 note=note,
             ),
         ]

@@ -45,7 +45,7 @@ PROFILES = {
     ),
     "quick": Profile(
         name="quick",
-        reps=5,
+        reps=10,
         max_tokens=64,
         clients=16,
         ingest_files=40,
@@ -56,7 +56,7 @@ PROFILES = {
     ),
     "full": Profile(
         name="full",
-        reps=9,
+        reps=24,
         max_tokens=160,
         clients=16,
         ingest_files=120,

@@ -47,15 +47,19 @@ def _num(value: float | None) -> str:
 def render_table(figures: Sequence[Figure]) -> str:
     """A Markdown table: figure, value, baseline, ratio, target, met?, notes."""
     lines = [
-        "| figure | value | baseline | ratio | target | ok | notes |",
+        "| figure | value | baseline | ratio (90% CI) | target | ok | notes |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for f in figures:
         judged = "ratio" if f.baseline is not None else "value"
         target = "" if f.target is None else f"{judged} {f.op} {f.target:g}"
         ok = {True: "yes", False: "**no**", None: ""}[f.ok]
+        if f.ratio_ci and f.target is not None and f.ratio_ci[0] <= f.target <= f.ratio_ci[1]:
+            ok += " (CI spans target)"
         baseline = "" if f.baseline is None else _num(f.baseline)
         ratio = "" if f.ratio is None else f"{f.ratio:.3f}"
+        if f.ratio_ci:
+            ratio += f" ({f.ratio_ci[0]:.2f}–{f.ratio_ci[1]:.2f})"
         lines.append(
             f"| {f.name} | {_num(f.value)} {f.unit} | {baseline} | {ratio} | {target} | {ok} "
             f"| {f.note} |"

@@ -18,7 +18,7 @@ from bench.eval.__main__ import render
 from bench.eval.metrics import EvalQuestion, Ranked
 from bench.eval.run import evaluate
 from bench.report import render_table, write_results
-from bench.stats import Figure, percentile
+from bench.stats import Figure, median_ci, percentile
 from bench.streams import StreamTiming
 from tests.support.fakes import WordHashEmbeddings
 
@@ -187,3 +187,24 @@ def test_tiny_bench_runs_end_to_end(tmp_path: Path) -> None:
     assert by_name["2 concurrent streams: errors"]["value"] == 0
     assert by_name["/rag/stream time to first token"]["value"] is not None
     assert body["samples"]["ingest"]["chunks"] > 0
+
+
+def test_median_ci_brackets_the_median_and_narrows_with_more_pairs() -> None:
+    few = [0.8, 1.2, 0.95, 1.1, 0.9]
+    many = few * 8
+    low, high = median_ci(few) or (0.0, 0.0)
+    assert low <= 0.95 <= high
+    many_low, many_high = median_ci(many) or (0.0, 0.0)
+    assert many_high - many_low < high - low
+    assert median_ci(few) == median_ci(few)  # fixed seed: the same table twice
+    assert median_ci([1.0, 1.1]) is None
+
+
+def test_table_flags_a_target_inside_the_interval() -> None:
+    spans = Figure("x", 1.0, "s", target=1.05, baseline=1.0, paired_ratio=1.02, ratio_ci=(0.9, 1.2))
+    clear = Figure(
+        "y", 1.0, "s", target=1.05, baseline=1.0, paired_ratio=0.9, ratio_ci=(0.85, 0.95)
+    )
+    table = render_table([spans, clear])
+    assert "1.020 (0.90–1.20)" in table and "yes (CI spans target)" in table
+    assert "0.900 (0.85–0.95) | ratio <= 1.05 | yes |" in table
