@@ -147,11 +147,17 @@ class Ingestor:
         bar = tqdm(total=len(files), desc="ingest", unit="file", disable=not progress, leave=False)
         try:
             for batch in self._batches(files, report, seen_sources, bar):
+                # Files count as done once their chunks are embedded and written, not when read:
+                # embedding is nearly all of the time, and a bar at 100 % before it would lie.
+                loaded = len(batch)
+                chunks = sum(len(docs) for docs in batch.values())
+                bar.set_postfix_str(f"embedding {chunks} chunks", refresh=True)
                 if dry_run:
                     self._plan(batch, records, report)
                 else:
                     assert store is not None
                     self._write(batch, store, records, report)
+                bar.update(loaded)
         finally:
             bar.close()
         if prune:
@@ -172,7 +178,7 @@ class Ingestor:
         group: dict[str, list[Document]] = {}
         size = 0
         for file in files:
-            bar.set_postfix_str(file.source[-40:], refresh=False)
+            bar.set_postfix_str(f"reading {file.source[-40:]}", refresh=False)
             try:
                 segments = load_segments(file.path)
                 docs = chunk_segments(
@@ -191,7 +197,6 @@ class Ingestor:
             seen_sources.add(file.source)
             group[file.source] = docs
             size += len(docs)
-            bar.update(1)
             if size >= BATCH_CHUNKS:
                 yield group
                 group, size = {}, 0

@@ -24,6 +24,9 @@ def _local_embeddings(batch_size: int) -> Embeddings:
     # Never reach for the model hub: this product runs with no internet at all.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    # transformers draws a "Loading weights" bar for this 0.1 s step, in the middle of rag-ingest's
+    # own output; ingest has its own progress bar.
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     from langchain_huggingface import HuggingFaceEmbeddings
 
     return HuggingFaceEmbeddings(
