@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import Request
 from rag_core.settings import Settings
 
+from app.config_guard import checked_client_config
 from app.errors import ApiError
 
 _STREAM_FILTERS = {
@@ -90,13 +91,17 @@ def _check_messages(value: Any) -> None:
         raise ApiError(422, "the last message must be a non-empty human message (the question)")
 
 
-def _check_config(body: dict[str, Any], endpoint: str) -> None:
+def _check_config(body: dict[str, Any], endpoint: str, settings: Settings) -> None:
     if "config" not in body:
         return
     config = body["config"]
     configs = config if endpoint == "batch" and isinstance(config, list) else [config]
     if not all(isinstance(item, dict) for item in configs):
         raise ApiError(422, "config must be a JSON object (or, for /batch, a list of them)")
+    # The same rule the per-request config modifier applies, but on the JSON as sent: LangServe
+    # validates against the declared schema first and would coerce `true` or "3" into an int.
+    for item in configs:
+        checked_client_config(item, settings)
 
 
 def _check_body(body: Any, endpoint: str, settings: Settings, *, chat: bool) -> None:
@@ -110,7 +115,7 @@ def _check_body(body: Any, endpoint: str, settings: Settings, *, chat: bool) -> 
             422,
             f"unknown field(s) {unknown}; /{endpoint} accepts {sorted(ALLOWED_FIELDS[endpoint])}",
         )
-    _check_config(body, endpoint)
+    _check_config(body, endpoint, settings)
     if endpoint == "batch":
         inputs = body.get("inputs")
         if not isinstance(inputs, list):

@@ -45,7 +45,7 @@ async def test_k_within_bounds_is_honoured(client: httpx.AsyncClient, k: int) ->
     assert len(response.json()["output"]) == k
 
 
-@pytest.mark.parametrize("k", ["abc", 0, -1, 4, 1000, 2.5, None, [2], {"k": 2}])
+@pytest.mark.parametrize("k", ["abc", 0, -1, 4, 1000, 2.5, None, [2], {"k": 2}, True, "2", 2.0])
 @pytest.mark.parametrize("path", ["/rag/invoke", "/rag/stream", "/retriever/invoke", "/rag/batch"])
 async def test_bad_k_is_a_4xx_not_a_500(client: httpx.AsyncClient, k: Any, path: str) -> None:
     config = {"configurable": {"k": k}}
