@@ -1,13 +1,13 @@
 """all-MiniLM-L6-v2 in plain NumPy, for the serving process.
 
 Why not sentence-transformers here: importing it (torch + transformers) took 7-12 s of a 16 s cold
-start, and a server embeds one short question at a time, which a 6-layer, 384-wide BERT does in a few
-milliseconds with NumPy alone. This module runs the same weights (``model.safetensors``), the same
-WordPiece tokenizer (``tokenizer.json`` via the Rust ``tokenizers``), the same 256-token truncation,
-mean pooling and L2 normalisation that the model folder's sentence-transformers config declares, so
-its vectors match the ones ingest wrote (``tests/integration/test_query_embeddings.py`` checks them against
-sentence-transformers, cosine > 0.9999). Ingest keeps sentence-transformers: it embeds big batches,
-where torch is faster.
+start, and a server embeds one short question at a time, which a 6-layer, 384-wide BERT does in
+~13 ms on 2 cores with NumPy alone. This module runs the same weights (``model.safetensors``), the
+same WordPiece tokenizer (``tokenizer.json`` via the Rust ``tokenizers``), the same 256-token
+truncation, mean pooling and L2 normalisation that the model folder's sentence-transformers config
+declares, so its vectors match the ones ingest wrote (``tests/integration/test_query_embeddings.py``
+checks them against sentence-transformers: cosine > 0.9999). Ingest keeps sentence-transformers:
+it embeds big batches, where torch is ~2.5x faster.
 """
 
 from __future__ import annotations
