@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.browser import BROWSER_DIR
 from tests.support.services import unavailable
-
-BROWSER_DIR = Path(__file__).resolve().parent
 
 
 def _missing() -> str | None:
