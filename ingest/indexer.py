@@ -151,7 +151,8 @@ class Ingestor:
                 # embedding is nearly all of the time, and a bar at 100 % before it would lie.
                 loaded = len(batch)
                 chunks = sum(len(docs) for docs in batch.values())
-                bar.set_postfix_str(f"embedding {chunks} chunks", refresh=True)
+                step = "comparing" if dry_run else "embedding"  # a dry run embeds nothing
+                bar.set_postfix_str(f"{step} {chunks} chunks", refresh=True)
                 if dry_run:
                     self._plan(batch, records, report)
                 else:
