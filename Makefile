@@ -4,18 +4,39 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 NODE_DIR := tests/browser
+# llama.cpp CPU target: portable (default, any x86-64 with AVX2/FMA/F16C) or avx512 (opt-in, see README)
+LLAMA_CPU ?= portable
+LLAMA_WHEEL := scripts/llama-wheel.sh
 
-.PHONY: install run serve ingest-samples test test-fast lint format bench bench-full browser-deps langgraph-venv langgraph-dev clean
+.PHONY: llama-rebuild llama-avx512 llama-info install run serve ingest-samples test test-fast lint format bench bench-full browser-deps langgraph-venv langgraph-dev clean
 
-$(STAMP): pyproject.toml requirements/constraints.txt
+$(STAMP): pyproject.toml requirements/constraints.txt $(LLAMA_WHEEL)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	# torch first, pinned: the CPU wheel on local disk (an unpinned torch pulls a multi-GB CUDA build)
 	$(BIN)/python -m pip install -q torch==2.13.0
+	# llama-cpp-python before the rest, from a wheel built for an explicit CPU target (never native,
+	# never from pip's cache): the rest of the install then finds it satisfied and leaves it alone
+	$(LLAMA_WHEEL) $(BIN)/python $(LLAMA_CPU)
 	$(BIN)/python -m pip install -q -c requirements/constraints.txt -e '.[dev]'
+	$(BIN)/python -m rag_chain.llama_build --check
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# Rebuild llama.cpp for the portable target even if a wheel exists (the fix /ready names when the
+# model worker cannot load).
+llama-rebuild: install
+	$(LLAMA_WHEEL) $(BIN)/python portable --rebuild
+	$(BIN)/python -m rag_chain.llama_build --check
+
+# Opt-in: AVX-512 kernels (AMX stays off). Only for machines that have AVX-512; see README.
+llama-avx512: install
+	$(LLAMA_WHEEL) $(BIN)/python avx512
+	$(BIN)/python -m rag_chain.llama_build --check
+
+llama-info: install
+	$(BIN)/python -m rag_chain.llama_build
 
 ingest-samples: install
 	$(BIN)/rag-ingest samples --if-empty
@@ -56,11 +77,13 @@ bench-full: install
 LG_VENV := .venv-langgraph
 LG_STAMP := $(LG_VENV)/.installed
 
-$(LG_STAMP): requirements/langgraph.txt requirements/langgraph-constraints.txt pyproject.toml
+$(LG_STAMP): requirements/langgraph.txt requirements/langgraph-constraints.txt pyproject.toml $(LLAMA_WHEEL)
 	test -x $(LG_VENV)/bin/python || $(PYTHON) -m venv $(LG_VENV)
 	$(LG_VENV)/bin/python -m pip install -q torch==2.13.0
+	$(LLAMA_WHEEL) $(LG_VENV)/bin/python $(LLAMA_CPU)
 	$(LG_VENV)/bin/python -m pip install -q -c requirements/langgraph-constraints.txt -r requirements/langgraph.txt
 	$(LG_VENV)/bin/python -m pip install -q --no-deps -e .
+	$(LG_VENV)/bin/python -m rag_chain.llama_build --check
 	touch $(LG_STAMP)
 
 langgraph-venv: $(LG_STAMP)

@@ -16,6 +16,7 @@ import chromadb.errors
 import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from rag_chain import ModelWorkerError
 
 from app.errors import ApiError, error_response, unexpected_error
 
@@ -48,6 +49,11 @@ def backend_error(exc: BaseException, timeout: float) -> ApiError:
     """Map an exception raised while answering to the error the client should see."""
     if isinstance(exc, ApiError):
         return exc
+    if isinstance(exc, ModelWorkerError):
+        # The embedded model's worker crashed mid-answer (model_crashed: the next question will be
+        # answered after its restart) or cannot load at all (model_unavailable, with the fix).
+        message = f"{exc}; fix: {exc.fix}" if exc.fix else str(exc)
+        return ApiError(503, message, code=exc.code)
     if is_index_failure(exc):
         return index_error(exc)
     if isinstance(exc, asyncio.TimeoutError | TimeoutError):
@@ -68,6 +74,7 @@ def backend_failures(*backends: str) -> tuple[type[Exception], ...]:
     alone costs ~1.3 s of start-up, which the embedded default should not pay.
     """
     failures: list[type[Exception]] = [
+        ModelWorkerError,
         httpx.HTTPError,
         chromadb.errors.ChromaError,
         sqlite3.DatabaseError,

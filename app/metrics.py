@@ -17,7 +17,7 @@ from uuid import UUID
 from fastapi import FastAPI, Request, Response
 from langchain_core.callbacks import BaseCallbackHandler
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -62,25 +62,42 @@ class Metrics:
 
 
 class ModelTokenCollector(Collector):
-    """Exposes the llama.cpp model's own ``tokens_generated`` counter, once the model exists.
+    """The embedded model's own counters, read at scrape time.
 
-    It counts tokens the model *produced*, even ones no client received, which is what proves that
-    a client disconnect stops generation.
+    ``rag_llm_tokens_generated`` counts tokens the model *produced*, even ones no client received,
+    which is what proves that a client disconnect stops generation. The worker's crashes and
+    restarts (and whether it is up) come from its supervisor.
     """
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
 
     def collect(self) -> Iterator[Metric]:
-        """Yield the counter when the chat model has been built and keeps one."""
-        model = getattr(self.runtime.resources, "_chat_model", None)
-        generated = getattr(model, "tokens_generated", None)
-        if isinstance(generated, int):
+        """Yield the counters the backend keeps (only llama.cpp keeps any)."""
+        resources = self.runtime.resources
+        generated = resources.tokens_generated()
+        if generated is not None:
             family = CounterMetricFamily(
-                "rag_llm_tokens_generated", "Tokens produced by the in-process model (llama.cpp)."
+                "rag_llm_tokens_generated", "Tokens produced by the embedded model (llama.cpp)."
             )
             family.add_metric([], generated)
             yield family
+        if self.runtime.settings.llm != "llamacpp":
+            return
+        status = resources.worker_status()
+        if status is None:
+            return
+        crashes = CounterMetricFamily(
+            "rag_model_worker_crashes", "Times the model worker died after it had loaded."
+        )
+        crashes.add_metric([], status.crashes)
+        restarts = CounterMetricFamily(
+            "rag_model_worker_restarts", "Times the model worker was started again."
+        )
+        restarts.add_metric([], status.restarts)
+        up = GaugeMetricFamily("rag_model_worker_up", "1 when the model worker is ready.")
+        up.add_metric([], 1.0 if status.state == "ready" else 0.0)
+        yield from (crashes, restarts, up)
 
 
 class MetricsCallback(BaseCallbackHandler):

@@ -20,7 +20,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import RedirectResponse
 from langserve import add_routes
-from rag_chain import RagResources, resources_from_settings
+from rag_chain import ModelWorkerError, RagResources, resources_from_settings
 from rag_chain.conversation import build_chat_chain
 from rag_core.settings import Settings, get_settings
 
@@ -54,13 +54,21 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
             if warm:
-                # Loading torch, MiniLM and the GGUF is blocking work: keep it off the event loop.
+                # Opening the index and loading the model are blocking work: off the event loop.
                 await asyncio.to_thread(runtime.resources.warm)
             count = await asyncio.to_thread(runtime.resources.reader.count)
             log.info(
                 "ready: collection %r %s",
                 settings.collection,
                 f"with {count} chunks" if count is not None else "missing (run rag-ingest)",
+            )
+        except ModelWorkerError as exc:
+            # A model that cannot load must not keep the server down: /retriever and /health
+            # work, /ready says why and what to do, answers get a clear 503.
+            log.error(
+                "the language model is unavailable: %s%s",
+                exc,
+                f"; fix: {exc.fix}" if exc.fix else "",
             )
         except Exception as exc:
             if not is_index_failure(exc):
@@ -69,9 +77,12 @@ def create_app(
             log.error("%s", index_error(exc).message)
         for startup in runtime.extensions.get("startup", []):
             await startup()
-        yield
-        for shutdown in runtime.extensions.get("shutdown", []):
-            await shutdown()
+        try:
+            yield
+        finally:
+            for shutdown in runtime.extensions.get("shutdown", []):
+                await shutdown()
+            await asyncio.to_thread(runtime.resources.close)
 
     app = FastAPI(
         title="Private document chat",

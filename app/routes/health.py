@@ -45,6 +45,11 @@ async def health(request: Request) -> dict[str, object]:
         "embeddings": embeddings_label(settings),
         "vectorstore": "chroma-server" if settings.chroma_url else "chroma-embedded",
     }
+    worker = runtime.resources.worker_status() if settings.llm == "llamacpp" else None
+    if worker is not None:
+        body["model_worker"] = worker.as_dict()
+        if worker.state == "failed":
+            body["status"] = "degraded"
     if index == "missing":
         body["hint"] = "no index yet: run `rag-ingest PATH` (make run ingests the samples)"
     if settings.auth == "apikey" and runtime.user_of(request) is None:

@@ -2,8 +2,8 @@
 
 ``/health`` stays a cheap liveness check; ``/ready`` does real (short) work, for load balancers and
 orchestrators: it counts the collection, and asks the model backend whether it is there: a cheap
-HTTP call with a short timeout for Ollama / OpenAI-compatible APIs, "is the model loaded" for
-llama.cpp. 200 when both answer, 503 (with what failed) otherwise.
+HTTP call with a short timeout for Ollama / OpenAI-compatible APIs, the model worker's state for
+llama.cpp (a worker that could not load names the cause and the fix, e.g. ``make llama-rebuild``). 200 when both answer, 503 (with what failed) otherwise.
 """
 
 from __future__ import annotations
@@ -47,14 +47,16 @@ async def probe_llm(runtime: Runtime) -> str:
     """``ok`` when the model is loaded (llama.cpp) or its server answers (Ollama / OpenAI)."""
     settings = runtime.settings
     if settings.llm == "llamacpp":
-        try:
-            model = runtime.resources.chat_model
-            load = getattr(model, "load", None)
-            if callable(load):
-                await asyncio.wait_for(asyncio.to_thread(load), PROBE_TIMEOUT * 5)
-        except Exception as exc:
-            return f"error: {type(exc).__name__}"
-        return "ok"
+        status = runtime.resources.worker_status()
+        if status is None:  # a test's fake model: nothing to supervise
+            return "ok"
+        if status.state == "ready":
+            return "ok"
+        if status.state == "failed":
+            fix = f"; fix: {status.fix}" if status.fix else ""
+            return f"error: {status.last_error}{fix}"
+        restarting = f" after: {status.last_error}" if status.last_error else ""
+        return f"error: the model worker is {status.state}{restarting}"
     url, headers = _backend_url(settings)
     try:
         async with httpx.AsyncClient(timeout=PROBE_TIMEOUT) as client:

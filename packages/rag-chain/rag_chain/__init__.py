@@ -12,9 +12,21 @@ from rag_chain.chain import (
     resources_from_settings,
     retriever,
 )
+from rag_chain.llama_supervisor import (
+    ModelCrashed,
+    ModelUnavailable,
+    ModelWorkerError,
+    WorkerState,
+    WorkerStatus,
+)
 from rag_chain.schemas import Question, RagAnswer, SourceCitation
 
 __all__ = [
+    "ModelCrashed",
+    "ModelUnavailable",
+    "ModelWorkerError",
+    "WorkerState",
+    "WorkerStatus",
     "Question",
     "RagAnswer",
     "RagResources",

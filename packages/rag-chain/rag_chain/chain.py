@@ -36,6 +36,8 @@ from rag_core.embeddings import make_query_embeddings
 from rag_core.settings import REFUSAL, Settings, get_settings
 
 from rag_chain.budget import SAFETY_MARGIN, FittedContext, fit_context, token_counter
+from rag_chain.llama_supervisor import WorkerStatus
+from rag_chain.llamacpp import LlamaCppChatModel
 from rag_chain.llm import make_chat_model
 from rag_chain.prompts import RAG_PROMPT
 from rag_chain.retrieval import IndexReader, ScoredChunk
@@ -63,12 +65,37 @@ class RagResources:
         return self._chat_model
 
     def warm(self) -> None:
-        """Load the model and open the index now, so the first request pays nothing."""
+        """Open the index and load the model now, so the first request pays nothing.
+
+        The index is opened first: a model that cannot load raises here (``ModelUnavailable``),
+        and the server then stays up to answer ``/retriever``, ``/health`` and ``/ready``.
+        """
         model = self.chat_model
+        start = getattr(model, "start", None)
+        if callable(start):  # the worker loads the model while the index opens
+            start()
+        self.reader.store()
         load = getattr(model, "load", None)
         if callable(load):
             load()
-        self.reader.store()
+
+    def worker_status(self) -> WorkerStatus | None:
+        """The embedded model's worker (state, pid, restarts, crashes); None for other backends."""
+        model = self.chat_model
+        return model.worker_status() if isinstance(model, LlamaCppChatModel) else None
+
+    def tokens_generated(self) -> int | None:
+        """Tokens the embedded model produced so far (None for backends that do not count)."""
+        model = self._chat_model
+        generated = getattr(model, "tokens_generated", None)
+        return generated if isinstance(generated, int) else None
+
+    def close(self) -> None:
+        """Release what the model holds (the embedded model's worker process)."""
+        model = self._chat_model
+        close = getattr(model, "close", None)
+        if callable(close):
+            close()
 
 
 def resources_from_settings(settings: Settings) -> RagResources:
@@ -176,8 +203,12 @@ def make_refuse_or_generate(provider: ResourceProvider) -> Runnable:
     async def agenerate(
         inputs: AsyncIterator[dict[str, Any]], config: RunnableConfig
     ) -> AsyncIterator[AddableDict]:
+        from langchain_core.runnables.config import run_in_executor
+
         async for value in inputs:
-            first, fitted = head(value)
+            # Budgeting asks the model's tokenizer (the worker process, for llama.cpp): a blocking
+            # round trip that belongs on a thread, not on the event loop.
+            first, fitted = await run_in_executor(config, head, value)
             yield first
             if fitted is None:
                 yield AddableDict(answer=REFUSAL)

@@ -1,23 +1,21 @@
-"""An in-process llama.cpp chat model that is safe to share between concurrent requests.
+"""The embedded llama.cpp chat model, answered by a supervised worker process.
 
-Why not ``ChatLlamaCpp``: one ``llama_cpp.Llama`` is not thread-safe (two concurrent generations
-crash the process), and stepping a sync generator through the default executor under a thread lock
-deadlocks under load (each waiting stream pins an executor thread the lock owner needs). Here every
-async generation first waits on an *asyncio* lock (waiting costs no thread), then runs start to
-finish on its own thread, which hands tokens to the event loop through a queue. The lock is released
-by that thread when llama.cpp has really stopped, so a cancelled request can never overlap the next
-one. A cancelled consumer sets a flag the thread checks after every token: generation stops within
-one token of a client disconnect. Talking to ``llama_cpp`` directly also avoids the wrapper's ~15 %
-overhead, and uses the same sampling defaults as raw llama.cpp.
+Why a worker: llama.cpp is native code; a build for the wrong CPU, a bad GGUF or an out-of-memory
+kill used to end the server process with every stream in it. The model now lives in
+:mod:`rag_chain.llama_worker`, started and restarted by :class:`~rag_chain.llama_supervisor.
+LlamaSupervisor`; this class is the LangChain face of it. The server process never imports
+``llama_cpp``.
+
+What still holds from the in-process model: one generation at a time (the supervisor's FIFO queue;
+one ``Llama`` is not thread-safe), a cancelled consumer stops llama.cpp within one token (the
+worker checks after every token), ``tokens_generated`` counts every token the model produced
+(even ones no client received), token counts use the model's own tokenizer, and the sampling is
+raw llama.cpp's (no ``ChatLlamaCpp`` wrapper overhead) with ``repeat_penalty`` 1.1.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import threading
-import weakref
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
@@ -25,6 +23,8 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import PrivateAttr
+
+from rag_chain.llama_supervisor import LlamaSupervisor, WorkerConfig, WorkerStatus
 
 _ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool"}
 
@@ -45,7 +45,7 @@ def bundled_gguf_path() -> str:
 
 
 class LlamaCppChatModel(BaseChatModel):
-    """Chat model over one shared ``llama_cpp.Llama``, serialized across threads and tasks."""
+    """Chat model over one supervised llama.cpp worker process, shared by all requests."""
 
     model_path: str
     n_ctx: int = 4096
@@ -54,63 +54,74 @@ class LlamaCppChatModel(BaseChatModel):
     #: 1.1 (ChatLlamaCpp's default) stops SmolLM2's loops that 1.0 (raw llama.cpp's) lets run.
     repeat_penalty: float = 1.1
     n_threads: int | None = None
+    #: Seconds the first load may take before :meth:`load` gives up (the worker keeps trying).
+    ready_timeout: float = 120.0
 
-    _llama: Any = PrivateAttr(default=None)
-    _load_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
-    _run_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
-    _loop_locks: Any = PrivateAttr(default_factory=weakref.WeakKeyDictionary)
-    _tokens_generated: int = PrivateAttr(default=0)
+    _supervisor: LlamaSupervisor | None = PrivateAttr(default=None)
 
     @property
     def _llm_type(self) -> str:
-        return "llamacpp-serialized"
+        return "llamacpp-worker"
 
     @property
     def _identifying_params(self) -> dict[str, Any]:
         return {"model_path": self.model_path, "n_ctx": self.n_ctx, "temperature": self.temperature}
 
     @property
-    def tokens_generated(self) -> int:
-        """Tokens produced since the model was created (lets tests prove generation stopped)."""
-        return self._tokens_generated
-
-    def load(self) -> Any:
-        """Load the GGUF once (about 0.2 s for the bundled model); later calls reuse it."""
-        with self._load_lock:
-            if self._llama is None:
-                from llama_cpp import Llama
-
-                self._llama = Llama(
+    def supervisor(self) -> LlamaSupervisor:
+        """The worker's supervisor, created (not started) on first use."""
+        if self._supervisor is None:
+            self._supervisor = LlamaSupervisor(
+                WorkerConfig(
                     model_path=self.model_path,
                     n_ctx=self.n_ctx,
-                    n_threads=self.n_threads,
-                    verbose=False,
+                    threads=self.n_threads,
+                    ready_timeout=self.ready_timeout,
                 )
-        return self._llama
+            )
+        return self._supervisor
+
+    @property
+    def tokens_generated(self) -> int:
+        """Tokens the model produced since it was created (proves a disconnect stopped it)."""
+        return self._supervisor.tokens_generated if self._supervisor is not None else 0
+
+    def worker_status(self) -> WorkerStatus:
+        """State, pid, restarts and crashes of the worker (for /health, /ready, /metrics)."""
+        return self.supervisor.status()
+
+    def start(self) -> None:
+        """Start the worker without waiting (it loads the model in the background)."""
+        self.supervisor.start()
+
+    def load(self) -> None:
+        """Start the worker and wait until the model is loaded (``ModelUnavailable`` if it cannot)."""
+        self.supervisor.wait_ready()
+
+    def close(self) -> None:
+        """Stop the worker process (the server's shutdown)."""
+        if self._supervisor is not None:
+            self._supervisor.close()
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Exact token counts of several texts in one round trip to the worker."""
+        return self.supervisor.count_tokens(texts)
 
     def get_num_tokens(self, text: str) -> int:
         """Exact token count with the model's own tokenizer (used to budget the context)."""
-        return len(self.load().tokenize(text.encode("utf-8"), add_bos=False, special=False))
+        return self.count_tokens([text])[0]
 
     # --- generation ---------------------------------------------------------------------------
-    def _pieces(self, messages: list[BaseMessage], stop: list[str] | None) -> Iterator[str]:
-        llama = self.load()
-        payload = [
-            {"role": _ROLES.get(m.type, "user"), "content": str(m.content)} for m in messages
-        ]
-        stream = llama.create_chat_completion(
-            messages=payload,
-            stream=True,
-            temperature=self.temperature,
-            max_tokens=self.max_tokens,
-            repeat_penalty=self.repeat_penalty,
-            stop=stop or [],
-        )
-        for part in stream:
-            piece = part["choices"][0]["delta"].get("content")
-            if piece:
-                self._tokens_generated += 1
-                yield piece
+    def _request(self, messages: list[BaseMessage], stop: list[str] | None) -> dict[str, Any]:
+        return {
+            "messages": [
+                {"role": _ROLES.get(m.type, "user"), "content": str(m.content)} for m in messages
+            ],
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
+            "repeat_penalty": self.repeat_penalty,
+            "stop": stop or [],
+        }
 
     def _stream(
         self,
@@ -119,9 +130,9 @@ class LlamaCppChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        with self._run_lock:
-            for piece in self._pieces(messages, stop):
-                yield ChatGenerationChunk(message=AIMessageChunk(content=piece))
+        # BaseChatModel.stream reports each chunk to the callbacks (on_llm_new_token) itself.
+        for piece in self.supervisor.stream(self._request(messages, stop)):
+            yield ChatGenerationChunk(message=AIMessageChunk(content=piece))
 
     def _generate(
         self,
@@ -130,15 +141,8 @@ class LlamaCppChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        text = "".join(chunk.text for chunk in self._stream(messages, stop))
+        text = "".join(self.supervisor.stream(self._request(messages, stop)))
         return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])
-
-    def _loop_lock(self) -> asyncio.Lock:
-        loop = asyncio.get_running_loop()
-        lock = self._loop_locks.get(loop)
-        if lock is None:
-            lock = self._loop_locks[loop] = asyncio.Lock()
-        return lock
 
     async def _astream(
         self,
@@ -147,48 +151,12 @@ class LlamaCppChatModel(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
-        loop = asyncio.get_running_loop()
-        lock = self._loop_lock()
-        await lock.acquire()
-        queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
-        cancelled = threading.Event()
-
-        def post(*item: Any) -> None:
-            try:
-                loop.call_soon_threadsafe(queue.put_nowait, item)
-            except RuntimeError:  # the loop is gone (shutdown): nobody is listening any more
-                cancelled.set()
-
-        def produce() -> None:
-            try:
-                with self._run_lock:
-                    for piece in self._pieces(messages, stop):
-                        if cancelled.is_set():
-                            break
-                        post("token", piece)
-            except BaseException as exc:  # handed to the consumer, which re-raises it
-                post("error", exc)
-            finally:
-                post("end", None)
-                with contextlib.suppress(RuntimeError):
-                    loop.call_soon_threadsafe(lock.release)
-
+        pieces = self.supervisor.astream(self._request(messages, stop))
         try:
-            threading.Thread(target=produce, name="llamacpp-generation", daemon=True).start()
-        except BaseException:
-            lock.release()
-            raise
-        try:
-            while True:
-                kind, value = await queue.get()
-                if kind == "token":
-                    yield ChatGenerationChunk(message=AIMessageChunk(content=value))
-                elif kind == "error":
-                    raise value
-                else:
-                    return
+            async for piece in pieces:
+                yield ChatGenerationChunk(message=AIMessageChunk(content=piece))
         finally:
-            cancelled.set()
+            await pieces.aclose()  # cancels the generation in the worker at once
 
     async def _agenerate(
         self,
@@ -197,5 +165,9 @@ class LlamaCppChatModel(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        parts = [chunk.text async for chunk in self._astream(messages, stop)]
+        pieces = self.supervisor.astream(self._request(messages, stop))
+        try:
+            parts = [piece async for piece in pieces]
+        finally:
+            await pieces.aclose()
         return ChatResult(generations=[ChatGeneration(message=AIMessage(content="".join(parts)))])
