@@ -32,6 +32,7 @@ from app.limits import BodyLimitMiddleware
 from app.request_guard import langserve_body_guard, require_json
 from app.routes import chat, health, ready
 from app.runtime import Runtime
+from app.stream_errors import StreamErrorMiddleware, recorder_for
 
 log = logging.getLogger("rag.server")
 
@@ -94,6 +95,7 @@ def create_app(
     install_error_handlers(app)
     install_backend_error_handlers(app, settings.llm_timeout, (settings.llm, settings.embeddings))
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(StreamErrorMiddleware, timeout=settings.llm_timeout)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -104,7 +106,12 @@ def create_app(
 
     async def config_modifier(config: dict[str, Any], request: Request) -> dict[str, Any]:
         checked = checked_client_config(config, settings)
-        return dict(runtime.request_config(request, checked))  # type: ignore[arg-type]
+        server_config = dict(runtime.request_config(request, checked))  # type: ignore[arg-type]
+        recorder = recorder_for(request)
+        if recorder is not None:  # a stream route: let its error event say what failed
+            # (LangServe drops a client's callbacks; the chain's own are bound with with_config)
+            server_config["callbacks"] = [recorder]
+        return server_config
 
     app.include_router(health.router)
     app.include_router(ready.router)

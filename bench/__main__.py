@@ -121,12 +121,12 @@ def _serving_sections(
             note=f"median of {len(starts)} starts: spawn until /health answers (model loaded)",
         ),
         Figure(
-            "server peak RSS",
+            "server + model worker peak RSS",
             None if peak is None else peak / GIB,
             "GiB",
             target=1.5,
             op="<=",
-            note="VmHWM after the streaming and concurrency runs; embedded defaults",
+            note="sum of each process's VmHWM after the streaming and concurrency runs; embedded defaults",
         ),
     ]
 

@@ -17,6 +17,31 @@ BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def _vm_hwm(pid: int) -> int | None:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    return None
+
+
+def _children(pid: int) -> list[int]:
+    """Direct children of ``pid`` (scanning /proc; empty where there is none)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(") ", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
 def free_port() -> int:
     """A currently free loopback port."""
     with socket.socket() as sock:
@@ -45,15 +70,14 @@ class Service:
     ready_seconds: float
 
     def peak_rss_bytes(self) -> int | None:
-        """Peak resident memory so far (Linux VmHWM), None where /proc is not available."""
-        try:
-            status = Path(f"/proc/{self.process.pid}/status").read_text()
-        except OSError:
-            return None
-        for line in status.splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-        return None
+        """Peak resident memory (Linux VmHWM) of the server plus its children (the model worker).
+
+        The sum of each process's own peak: an upper bound of what they held together.
+        """
+        pids = [self.process.pid, *_children(self.process.pid)]
+        peaks = [_vm_hwm(pid) for pid in pids]
+        known = [peak for peak in peaks if peak is not None]
+        return sum(known) if known else None
 
     def log(self) -> str:
         """What the process printed (for error messages)."""

@@ -181,7 +181,7 @@ def test_tiny_bench_runs_end_to_end(tmp_path: Path) -> None:
         "unchanged re-ingest",
         "retrieval p50 at 300 chunks",
         "server cold start to ready",
-        "server peak RSS",
+        "server + model worker peak RSS",
     } <= names
     by_name = {f["name"]: f for f in body["figures"]}
     assert by_name["2 concurrent streams: errors"]["value"] == 0

@@ -25,16 +25,9 @@ from rag_chain.llama_supervisor import (
     WorkerState,
 )
 
+from tests.support.processes import is_alive
+
 FAKE = Path(__file__).resolve().parents[1] / "support" / "fake_llama_worker.py"
-
-
-def _alive(pid: int) -> bool:
-    """True while ``pid`` exists and is not a zombie."""
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().split(") ", 1)[1][0] != "Z"
-    except FileNotFoundError:
-        return False
 
 
 def _wait(predicate, timeout: float = 10.0) -> bool:  # type: ignore[no-untyped-def]
@@ -81,7 +74,7 @@ def test_stream_yields_the_workers_tokens_in_order(make) -> None:  # type: ignor
     assert sup.tokens_generated == 4
     status = sup.status()
     assert (status.state, status.restarts, status.crashes) == (WorkerState.READY, 0, 0)
-    assert status.pid is not None and _alive(status.pid)
+    assert status.pid is not None and is_alive(status.pid)
 
 
 def test_concurrent_generations_run_one_at_a_time_in_order(make) -> None:  # type: ignore[no-untyped-def]
@@ -133,7 +126,7 @@ def test_a_crash_fails_only_the_generation_in_flight(make, tmp_path: Path) -> No
     status = sup.status()
     assert (status.state, status.crashes, status.restarts) == (WorkerState.READY, 1, 1)
     assert status.pid != first_pid
-    assert first_pid is not None and not _alive(first_pid)  # reaped, not a zombie
+    assert first_pid is not None and not is_alive(first_pid)  # reaped, not a zombie
     assert "crashed (SIGSEGV)" in (status.last_error or "")
 
 
@@ -169,7 +162,7 @@ def test_a_model_that_cannot_load_is_retried_a_bounded_number_of_times(  # type:
     with pytest.raises(ModelUnavailable):
         sup.count_tokens(["a b"])
     for pid in map(int, starts.read_text().split()):
-        assert not _alive(pid)
+        assert not is_alive(pid)
 
 
 def test_a_native_crash_while_loading_names_the_rebuild(make) -> None:  # type: ignore[no-untyped-def]
@@ -234,7 +227,7 @@ def test_close_stops_the_worker_and_fails_what_is_queued(make) -> None:  # type:
     sup.submit(_request(), lambda kind, value: box.append((kind, value)))
     sup.submit(_request(), lambda kind, value: box.append((kind, value)))
     sup.close()
-    assert not _alive(pid)
+    assert not is_alive(pid)
     assert [kind for kind, _ in box if kind == "error"] == ["error", "error"]
     assert sup.status().state == WorkerState.STOPPED
 
