@@ -52,8 +52,11 @@ def _wait(predicate: Callable[[], bool], timeout: float = 30.0) -> bool:
     return predicate()
 
 
-def _stream_and_kill(server: LiveServer, sig: int) -> list[tuple[str, Any]]:
-    """Stream a long answer; after the first token, send ``sig`` to the worker; return events."""
+def _stream_and_kill(
+    server: LiveServer, sig: int, queued: Callable[[], None] | None = None
+) -> list[tuple[str, Any]]:
+    """Stream a long answer; after its first token start ``queued`` (a request that must wait
+    behind it), then send ``sig`` to the worker; return the stream's events."""
     events: list[tuple[str, Any]] = []
     pid = worker_of(server)["pid"]
     with (
@@ -63,6 +66,9 @@ def _stream_and_kill(server: LiveServer, sig: int) -> list[tuple[str, Any]]:
         for sse in source.iter_sse():
             events.append((sse.event, json.loads(sse.data)))
             if sse.event == "token" and sum(e == "token" for e, _ in events) == 1:
+                if queued is not None:
+                    queued()
+                    time.sleep(1.0)  # retrieved, budgeted and waiting in the worker's queue
                 os.kill(pid, sig)
     return events
 
@@ -73,8 +79,14 @@ def test_a_worker_segfault_mid_stream_fails_only_that_stream(
     server = live_server(sample_index, RAG_LLM_MAX_TOKENS="300", RAG_SCORE_THRESHOLD="0.0")
     first = worker_of(server)
     assert first["state"] == "ready" and first["restarts"] == 0
+    waiting: dict[str, httpx.Response] = {}
 
-    events = _stream_and_kill(server, signal.SIGSEGV)
+    def ask_while_busy() -> None:
+        question = {"question": "How much does the Team plan cost?"}
+        waiting["r"] = httpx.post(f"{server.url}/chat", json=question, timeout=120)
+
+    behind = threading.Thread(target=ask_while_busy)
+    events = _stream_and_kill(server, signal.SIGSEGV, queued=behind.start)
 
     kinds = [kind for kind, _ in events]
     assert kinds[0] == "sources" and "token" in kinds
@@ -82,6 +94,10 @@ def test_a_worker_segfault_mid_stream_fails_only_that_stream(
     assert events[-1][1]["error"] == "model_crashed"
     assert "SIGSEGV" in events[-1][1]["message"]
     assert "done" not in kinds
+    # the question queued behind the crashed one is answered by the restarted worker
+    behind.join(120)
+    assert waiting["r"].status_code == 200, waiting["r"].text
+    assert waiting["r"].json()["answer"].strip()
     # the server process lived through it; the old worker is gone and reaped
     assert server.alive()
     assert not is_alive(first["pid"])

@@ -308,14 +308,8 @@ class LlamaSupervisor:
         box: queue.Queue[tuple[str, Any]] = queue.Queue()
         job_id = self.submit(request, _queue_sink(box))
         try:
-            while True:
-                kind, value = box.get()
-                if kind == "token":
-                    yield value
-                elif kind == "error":
-                    raise value
-                else:
-                    return
+            while (piece := _piece(*box.get())) is not None:
+                yield piece
         finally:
             self.cancel(job_id)
 
@@ -334,14 +328,8 @@ class LlamaSupervisor:
 
         job_id = self.submit(request, sink)
         try:
-            while True:
-                kind, value = await box.get()
-                if kind == "token":
-                    yield value
-                elif kind == "error":
-                    raise value
-                else:
-                    return
+            while (piece := _piece(*await box.get())) is not None:
+                yield piece
         finally:
             self.cancel(job_id)
 
@@ -571,6 +559,13 @@ class LlamaSupervisor:
             else:
                 self._deliver(current, "error", RuntimeError(str(event.get("message"))))
             self._dispatch()
+
+
+def _piece(kind: str, value: Any) -> str | None:
+    """A generation event as a consumer sees it: text, None at the end, or the error raised."""
+    if kind == "error":
+        raise value
+    return str(value) if kind == "token" else None
 
 
 def _queue_sink(box: queue.Queue[tuple[str, Any]]) -> Sink:
