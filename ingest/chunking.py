@@ -9,6 +9,7 @@ LangChain's recursive splitter and their line ranges recomputed from character o
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -28,6 +29,8 @@ class Segment:
     headings: tuple[str, ...] = ()
     page: int | None = None
     is_heading: bool = False
+    #: (offset in ``text``, file line) where each merged part starts: exact lines for extracts.
+    line_map: tuple[tuple[int, int], ...] = ()
 
     @property
     def section(self) -> tuple[tuple[str, ...], int | None]:
@@ -59,12 +62,19 @@ def _opens_subsection(current: list[Segment], seg: Segment) -> bool:
 def _merge(parts: list[Segment]) -> Segment:
     starts = [p.start_line for p in parts if p.start_line is not None]
     ends = [p.end_line for p in parts if p.end_line is not None]
+    line_map = []
+    offset = 0
+    for part in parts:
+        if part.start_line is not None:
+            line_map.append((offset, part.start_line))
+        offset += len(part.text) + 2  # the "\n\n" that joins parts
     return Segment(
         text="\n\n".join(p.text for p in parts),
         start_line=min(starts) if starts else None,
         end_line=max(ends) if ends else None,
         headings=parts[-1].headings,
         page=parts[-1].page,
+        line_map=tuple(line_map),
     )
 
 
@@ -125,6 +135,8 @@ def chunk_segments(
         if chunk.start_line is not None and chunk.end_line is not None:
             metadata["start_line"] = chunk.start_line
             metadata["end_line"] = chunk.end_line
+            if len(chunk.line_map) > 1:  # the file may hold more blank lines between parts
+                metadata["line_map"] = json.dumps([list(pair) for pair in chunk.line_map])
         if chunk.page is not None:
             metadata["page"] = chunk.page
         if chunk.headings:

@@ -70,6 +70,9 @@ def sample_index(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     env.update({"RAG_DATA_DIR": str(data), "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"})
     result = run_ingest(str(SAMPLES), "--json", env=env)
     assert result.returncode == 0, result.stderr
+    # Servers over this index exercise the chat-model path (streaming, disconnects, crashes of the
+    # worker); the embedded default, extract, has its own tests (test_answer_modes.py).
+    env["RAG_ANSWER_MODE"] = "generate"
     return env
 
 

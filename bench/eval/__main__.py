@@ -66,13 +66,12 @@ def render(report: EvalReport) -> str:
         )
     else:
         lines.append("recommended: none (every threshold refuses too many answerable questions)")
-    if report.llm:
-        llm = report.llm
+    for run in report.answers:
+        refused = ", ".join(f"{kind} {_pct(v)}" for kind, v in run["refused"].items())
         lines.append(
-            f"with the LLM on {llm['questions']} answerable questions: answer contains gold "
-            f"{_pct(llm['contains_gold'])}, gold word recall {_pct(llm['mean_gold_word_recall'])}, "
-            f"refused {_pct(llm['refused_answerable'])}; same-domain unanswerable refused by the "
-            f"model {_pct(llm['refused_same_domain'])}"
+            f"answers, mode {run['mode']} ({run['questions']} questions, defaults): answer-correct "
+            f"{_pct(run['answer_correct'])}, faithfulness {_pct(run['faithfulness'])}; refused: "
+            f"{refused}; {run['seconds_per_question']} s per question"
         )
     return "\n".join(lines)
 
@@ -86,14 +85,30 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--thresholds", type=_floats, default=list(DEFAULT_THRESHOLDS))
     parser.add_argument("--top-k", type=_ints, default=list(DEFAULT_KS), dest="ks")
-    parser.add_argument("--with-llm", type=int, default=0, metavar="N", help="run the chain on N")
+    parser.add_argument(
+        "--with-llm",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also run the real chain on up to N questions of each kind",
+    )
+    parser.add_argument(
+        "--modes",
+        default="generate",
+        help="comma-separated answer modes to run with --with-llm (extract,generate)",
+    )
     parser.add_argument("--json", type=Path, help="also write the full report here")
     args = parser.parse_args(argv)
     if not args.docs.is_dir():
         parser.error(f"--docs {args.docs} is not a folder")
     questions = load_questions(args.questions)
     report = evaluate(
-        args.docs, questions, thresholds=args.thresholds, ks=args.ks, with_llm=args.with_llm
+        args.docs,
+        questions,
+        thresholds=args.thresholds,
+        ks=args.ks,
+        with_llm=args.with_llm,
+        modes=[m.strip() for m in args.modes.split(",") if m.strip()],
     )
     print(render(report))
     if args.json:

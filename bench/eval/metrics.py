@@ -33,6 +33,8 @@ class EvalQuestion:
     source: str | None
     kind: str
     answer: str | None = None
+    #: Groups of strings; a correct answer contains one string of every group (case-insensitive).
+    facts: tuple[tuple[str, ...], ...] = ()
 
     @property
     def answerable(self) -> bool:
@@ -81,6 +83,7 @@ def load_questions(path: Path) -> list[EvalQuestion]:
                 source=source,
                 kind=kind,
                 answer=raw.get("answer"),
+                facts=tuple(tuple(str(x) for x in group) for group in raw.get("facts") or ()),
             )
         )
     return questions
@@ -248,3 +251,13 @@ def gold_token_recall(answer: str, gold: str) -> float:
         return 0.0
     found = set(_WORD.findall(answer.lower()))
     return len(wanted & found) / len(wanted)
+
+
+def states_facts(answer: str, facts: Sequence[Sequence[str]]) -> bool:
+    """Whether ``answer`` states every fact group (one any-of string of each, case-insensitive).
+
+    The refusal sentence never states a fact; an answer with no fact groups to check is not
+    counted as correct (call this only for questions that have facts).
+    """
+    text = answer.lower()
+    return bool(facts) and all(any(alt.lower() in text for alt in group) for group in facts)

@@ -107,6 +107,8 @@ def fake_resources(
 ) -> RagResources:
     """Resources over a temp Chroma holding CORPUS (or no collection) and a fake chat model."""
     overrides.setdefault("score_threshold", FAKE_SCORE_THRESHOLD)
+    # These resources exist to test the chat-model path; extract-mode tests ask for "extract".
+    overrides.setdefault("answer_mode", "generate")
     settings = load_settings(data_dir=data_dir, **overrides)
     embeddings = WordHashEmbeddings()
     if with_index:

@@ -208,3 +208,31 @@ def test_table_flags_a_target_inside_the_interval() -> None:
     table = render_table([spans, clear])
     assert "1.020 (0.90–1.20)" in table and "yes (CI spans target)" in table
     assert "0.900 (0.85–0.95) | ratio <= 1.05 | yes |" in table
+
+
+def test_an_answer_is_correct_only_when_it_states_every_fact_group() -> None:
+    from bench.eval.metrics import states_facts
+
+    facts = [["7420"], ["--port", "http.port"]]
+    assert states_facts("It listens on 7420; change it with `--port`.", facts)
+    assert states_facts("PORT 7420, set HTTP.PORT", facts)  # case-insensitive
+    assert not states_facts("It listens on 7420.", facts)  # one group missing
+    assert not states_facts("I don't know based on the provided data.", facts)
+    assert not states_facts("anything", [])  # nothing to check is not a correct answer
+
+
+def test_both_eval_sets_load_with_facts_for_every_answerable_question() -> None:
+    from bench.eval.metrics import load_questions
+
+    root = Path(__file__).resolve().parents[2] / "bench" / "eval"
+    for path, docs in [
+        (root / "questions.jsonl", root.parents[1] / "samples"),
+        (root / "starlette" / "questions.jsonl", root / "starlette" / "docs"),
+    ]:
+        questions = load_questions(path)
+        answerable = [q for q in questions if q.answerable]
+        assert len(answerable) >= 40 and all(q.facts for q in answerable), path
+        for q in answerable:
+            if q.source and q.source.endswith(".md"):
+                text = (docs / q.source).read_text().lower()
+                assert all(any(a.lower() in text for a in g) for g in q.facts), q.id

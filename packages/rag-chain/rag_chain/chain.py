@@ -33,9 +33,10 @@ from langchain_core.runnables import (
 )
 from langchain_core.runnables.utils import AddableDict
 from rag_core.embeddings import make_query_embeddings
-from rag_core.settings import REFUSAL, Settings, get_settings
+from rag_core.settings import REFUSAL, Settings, answer_mode_of, get_settings
 
 from rag_chain.budget import SAFETY_MARGIN, FittedContext, fit_context, token_counter
+from rag_chain.extract import extract_answer, render
 from rag_chain.llama_supervisor import WorkerStatus
 from rag_chain.llamacpp import LlamaCppChatModel
 from rag_chain.llm import make_chat_model
@@ -173,30 +174,65 @@ def _fit(res: RagResources, question: str, chunks: list[ScoredChunk]) -> FittedC
     return fitted
 
 
-def make_refuse_or_generate(provider: ResourceProvider) -> Runnable:
-    """Stream sources first, then either the refusal (no LLM call) or the model's answer."""
+@dataclass
+class AnswerPlan:
+    """What the chain will stream for one question, decided before the first chunk goes out."""
 
-    def head(value: dict[str, Any]) -> tuple[AddableDict, FittedContext | None]:
-        res = provider()
-        chunks: list[ScoredChunk] = value["chunks"]
-        if not chunks:
-            return AddableDict(sources=[], context={"chunks_used": 0, "refused": True}), None
-        fitted = _fit(res, value["question"], chunks)
-        report = fitted.report()
-        if not fitted.used:
-            # No room for even one chunk (RAG_LLM_MAX_TOKENS near the window): never answer blind.
-            return AddableDict(sources=[], context={**report, "refused": True}), None
-        return AddableDict(sources=format_sources(fitted.used), context=report), fitted
+    head: AddableDict  # sources and context: always the first chunk
+    fitted: FittedContext | None = None  # set: the chat model answers from this context
+    pieces: list[str] = field(default_factory=list)  # set: the answer, already known
+
+    @property
+    def needs_model(self) -> bool:
+        """Whether the chat model must be called (generate mode with something to say)."""
+        return self.fitted is not None
+
+
+def _refusal(context: dict[str, Any], reason: str) -> AnswerPlan:
+    return AnswerPlan(
+        AddableDict(sources=[], context={**context, "refused": True, "refusal_reason": reason}),
+        pieces=[REFUSAL],
+    )
+
+
+def plan_answer(res: RagResources, question: str, chunks: list[ScoredChunk]) -> AnswerPlan:
+    """Refuse, extract or prepare generation: the whole decision, with its reason in ``context``."""
+    mode = answer_mode_of(res.settings)
+    if not chunks:
+        best = f"no chunk reached RAG_SCORE_THRESHOLD={res.settings.score_threshold:g}"
+        return _refusal({"chunks_used": 0, "answer_mode": mode}, best)
+    if mode == "extract":
+        extracts = extract_answer(chunks, question)
+        context = {"chunks_used": len(chunks), "answer_mode": mode}
+        if not extracts:
+            return _refusal(context, "no sentence of the sources matches the question")
+        cited = sorted({e.rank for e in extracts})
+        context["supports"] = [e.support() for e in extracts]
+        sources = format_sources([chunks[rank - 1] for rank in cited])
+        return AnswerPlan(AddableDict(sources=sources, context=context), pieces=render(extracts))
+    fitted = _fit(res, question, chunks)
+    report = {**fitted.report(), "answer_mode": mode}
+    if not fitted.used:
+        # No room for even one chunk (RAG_LLM_MAX_TOKENS near the window): never answer blind.
+        return _refusal(report, "no chunk fits the model's context window")
+    return AnswerPlan(AddableDict(sources=format_sources(fitted.used), context=report), fitted)
+
+
+def make_refuse_or_generate(provider: ResourceProvider) -> Runnable:
+    """Stream sources first, then the refusal or the extract (no LLM call), or the model's answer."""
+
+    def plan(value: dict[str, Any]) -> AnswerPlan:
+        return plan_answer(provider(), value["question"], value["chunks"])
 
     def generate(inputs: Iterator[dict[str, Any]], config: RunnableConfig) -> Iterator[AddableDict]:
         for value in inputs:
-            first, fitted = head(value)
-            yield first
-            if fitted is None:
-                yield AddableDict(answer=REFUSAL)
+            answer = plan(value)
+            yield answer.head
+            if answer.fitted is None:
+                yield from (AddableDict(answer=piece) for piece in answer.pieces)
                 continue
             answerer = RAG_PROMPT | provider().chat_model | StrOutputParser()
-            prompt_input = {"context": fitted.text, "question": value["question"]}
+            prompt_input = {"context": answer.fitted.text, "question": value["question"]}
             for token in answerer.stream(prompt_input, config):
                 yield AddableDict(answer=token)
 
@@ -208,13 +244,14 @@ def make_refuse_or_generate(provider: ResourceProvider) -> Runnable:
         async for value in inputs:
             # Budgeting asks the model's tokenizer (the worker process, for llama.cpp): a blocking
             # round trip that belongs on a thread, not on the event loop.
-            first, fitted = await run_in_executor(config, head, value)
-            yield first
-            if fitted is None:
-                yield AddableDict(answer=REFUSAL)
+            answer = await run_in_executor(config, plan, value)
+            yield answer.head
+            if answer.fitted is None:
+                for piece in answer.pieces:
+                    yield AddableDict(answer=piece)
                 continue
             answerer = RAG_PROMPT | provider().chat_model | StrOutputParser()
-            prompt_input = {"context": fitted.text, "question": value["question"]}
+            prompt_input = {"context": answer.fitted.text, "question": value["question"]}
             async for token in answerer.astream(prompt_input, config):
                 yield AddableDict(answer=token)
 

@@ -25,14 +25,27 @@ class SourceCitation(BaseModel):
     snippet: str
 
 
-class ContextReport(BaseModel):
-    """How the retrieved chunks fitted into the model's context window."""
+class SentenceSupport(BaseModel):
+    """One sentence of an extracted answer and exactly where it was copied from."""
 
+    text: str
+    source: str
+    page: int | None = None
+    start_line: int | None = None
+    end_line: int | None = None
+
+
+class ContextReport(BaseModel):
+    """How the answer was made: mode, chunks in the context, refusal and its reason, supports."""
+
+    answer_mode: str | None = None
     chunks_used: int = 0
     chunks_cut: list[str | None] = Field(default_factory=list)
     truncated: bool = False
     tokens: int = 0
     refused: bool = False
+    refusal_reason: str | None = None
+    supports: list[SentenceSupport] | None = None
 
 
 class RagAnswer(BaseModel):

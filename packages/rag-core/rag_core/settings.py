@@ -78,6 +78,12 @@ class Settings(BaseSettings):
         4096, ge=512, le=131072, description="Model context window in tokens (llama.cpp n_ctx)."
     )
     llm_threads: int | None = Field(None, ge=1, le=256, description="llama.cpp threads.")
+    answer_mode: Literal["auto", "extract", "generate"] = Field(
+        "auto",
+        description="extract: the answer is the best-matching sentences of the sources, verbatim, "
+        "no model; generate: the chat model writes it from the sources; auto: extract for the "
+        "embedded llamacpp model, generate for ollama/openai (chosen by evaluation, see README).",
+    )
 
     # --- retrieval -----------------------------------------------------------------------
     top_k: int = Field(3, ge=1, le=50, description="Chunks retrieved per question.")
@@ -184,3 +190,10 @@ def load_settings(**overrides: object) -> Settings:
 def get_settings() -> Settings:
     """The process-wide settings, read once."""
     return load_settings()
+
+
+def answer_mode_of(settings: Settings) -> Literal["extract", "generate"]:
+    """The answer mode in effect: ``auto`` resolved for the configured backend."""
+    if settings.answer_mode != "auto":
+        return settings.answer_mode
+    return "extract" if settings.llm == "llamacpp" else "generate"

@@ -1,0 +1,257 @@
+"""When is a sentence *supported* by the retrieved context? One definition, used everywhere.
+
+The tiny embedded model copies facts unreliably: it writes a wrong port or an invented function
+next to correct citations. A sentence counts as supported when both hold:
+
+1. **its hard facts occur in the context**: every number (``7420``, ``2.3.1``, ``5``), every code
+   identifier (anything in backticks, ``snake_case``, ``dotted.names``, ``CamelCase``, ``--flags``,
+   ``/paths``) and every quoted term of the sentence occurs, case-insensitively, in the context text;
+2. **it is close to one context sentence**: at least :data:`MIN_OVERLAP` of its content words
+   (lower-cased, stop words and one-letter words dropped, a plural ``s`` folded) occur in a single
+   sentence of the context.
+
+A sentence with no content words (``Yes.``) is not evidence of anything and counts as unsupported.
+``bench.eval`` reports faithfulness with :func:`supported` (share of answer sentences supported) and
+the extract answer mode ranks context sentences with the same word rules.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+#: Share of a sentence's content words that must occur in one context sentence.
+MIN_OVERLAP = 0.6
+
+STOP_WORDS = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "and",
+        "or",
+        "but",
+        "if",
+        "then",
+        "else",
+        "of",
+        "to",
+        "in",
+        "on",
+        "at",
+        "by",
+        "for",
+        "with",
+        "from",
+        "into",
+        "onto",
+        "about",
+        "as",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "being",
+        "am",
+        "do",
+        "does",
+        "did",
+        "done",
+        "have",
+        "has",
+        "had",
+        "having",
+        "can",
+        "could",
+        "may",
+        "might",
+        "must",
+        "shall",
+        "should",
+        "will",
+        "would",
+        "it",
+        "its",
+        "this",
+        "that",
+        "these",
+        "those",
+        "there",
+        "here",
+        "what",
+        "which",
+        "who",
+        "whom",
+        "whose",
+        "when",
+        "where",
+        "why",
+        "how",
+        "i",
+        "you",
+        "he",
+        "she",
+        "we",
+        "they",
+        "me",
+        "him",
+        "her",
+        "us",
+        "them",
+        "my",
+        "your",
+        "his",
+        "our",
+        "their",
+        "not",
+        "no",
+        "yes",
+        "so",
+        "than",
+        "too",
+        "very",
+        "just",
+        "also",
+        "only",
+        "any",
+        "all",
+        "some",
+        "each",
+        "every",
+        "such",
+        "more",
+        "most",
+        "other",
+        "same",
+        "own",
+        "both",
+        "few",
+        "many",
+        "much",
+        "s",
+        "t",
+        "get",
+        "got",
+        "use",
+        "used",
+        "using",
+        "via",
+        "per",
+        "up",
+        "down",
+        "out",
+        "over",
+        "under",
+        "again",
+        "once",
+        "just",
+    ]
+)
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9`\"'(\[])|\n{2,}|\n(?=\s*(?:[-*+]|\d+\.)\s)")
+_NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,:]\d+)*(?![\w])")
+_BACKTICK = re.compile(r"`([^`]+)`")
+_QUOTED = re.compile(r"\"([^\"]{2,80})\"")
+_CODEISH = re.compile(
+    r"(?<![\w/.-])(?:--?[a-z][\w-]*|/[\w./-]+|[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+"
+    r"|[a-z]+_[a-z_0-9]+|[A-Z][a-z0-9]+[A-Z]\w*)"
+)
+_WORD = re.compile(r"[a-z0-9][a-z0-9_'-]*")
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each sentence, list item or paragraph of ``text``, whitespace trimmed.
+
+    Markdown headings (``## Setup``) are left out: they name a topic, they state nothing.
+    """
+    spans = []
+    start = 0
+    for match in [*_SENTENCE_END.finditer(text), None]:
+        end = match.start() if match is not None else len(text)
+        piece = text[start:end]
+        lead = len(piece) - len(piece.lstrip())
+        trail = len(piece.rstrip())
+        if trail > lead and not piece.lstrip().startswith("#"):
+            spans.append((start + lead, start + trail))
+        if match is not None:
+            start = match.end()
+    return spans
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences (and list items, and paragraphs) of ``text``, stripped, headings dropped."""
+    return [text[a:b] for a, b in sentence_spans(text)]
+
+
+def content_words(text: str) -> set[str]:
+    """Lower-cased words that carry meaning (no stop words), a trailing plural ``s`` folded."""
+    words = set()
+    for word in _WORD.findall(text.lower()):
+        word = word.strip("'-")
+        if len(word) < 2 or word in STOP_WORDS:
+            continue
+        if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+            word = word[:-1]
+        words.add(word)
+    return words
+
+
+def hard_facts(sentence: str) -> set[str]:
+    """Numbers, code identifiers and quoted terms of a sentence (lower-cased)."""
+    facts = {m.strip().lower() for m in _BACKTICK.findall(sentence)}
+    facts |= {m.strip().lower() for m in _QUOTED.findall(sentence)}
+    bare = _BACKTICK.sub(" ", sentence)
+    facts |= {m.lower() for m in _NUMBER.findall(bare)}
+    facts |= {m.lower().rstrip(".") for m in _CODEISH.findall(bare)}
+    return {fact for fact in facts if fact}
+
+
+def overlap(sentence_words: set[str], other: set[str]) -> float:
+    """Share of ``sentence_words`` found in ``other`` (0 for an empty sentence)."""
+    return len(sentence_words & other) / len(sentence_words) if sentence_words else 0.0
+
+
+class Context:
+    """The retrieved context prepared once for many support checks."""
+
+    def __init__(self, texts: Iterable[str]) -> None:
+        self.text = "\n\n".join(texts)
+        self.lower = self.text.lower()
+        self.sentence_words = [content_words(s) for s in split_sentences(self.text)]
+
+    def supports(self, sentence: str) -> bool:
+        """Whether ``sentence`` is supported (see the module docstring for the two rules)."""
+        words = content_words(sentence)
+        if not words:
+            return False
+        if any(fact not in self.lower for fact in hard_facts(sentence)):
+            return False
+        return any(overlap(words, other) >= MIN_OVERLAP for other in self.sentence_words)
+
+
+_CITATION = re.compile(r"\s*\[[^\[\]\n]{1,160}\]")
+
+
+def answer_sentences(answer: str) -> list[str]:
+    """The sentences of an answer, its citation markers (``[setup.md:40-42]``, ``[1]``) removed.
+
+    Each line is split on its own: answers put one statement per line (the extract mode does).
+    """
+    found: list[str] = []
+    for line in answer.splitlines():
+        found.extend(split_sentences(_CITATION.sub("", line)))
+    return found
+
+
+def supported(answer: str, context: Iterable[str]) -> list[tuple[str, bool]]:
+    """Each sentence of ``answer`` (citation markers removed) with whether the context supports it."""
+    ctx = Context(context)
+    return [(sentence, ctx.supports(sentence)) for sentence in answer_sentences(answer)]
+
+
+def faithfulness(answer: str, context: Iterable[str]) -> float | None:
+    """Share of the answer's sentences that the context supports (None for an empty answer)."""
+    checks = supported(answer, context)
+    return sum(ok for _, ok in checks) / len(checks) if checks else None

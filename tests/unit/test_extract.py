@@ -1,0 +1,166 @@
+"""The extract answer mode and the support rule it shares with the evaluation.
+
+Extracted sentences are the documents' own text, cited with the exact lines they stand on (checked
+against the file itself, blank lines between paragraphs included); the chain in extract mode never
+calls the model, says which mode answered, and refuses with a reason when nothing matches.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rag_chain import build_chain
+from rag_chain.extract import extract_answer
+from rag_chain.retrieval import ScoredChunk
+from rag_chain.support import faithfulness, hard_facts, split_sentences, supported
+from rag_core.settings import REFUSAL, answer_mode_of, load_settings
+
+from ingest.chunking import chunk_segments
+from ingest.loaders import load_markdown
+from tests.support.fakes import ExplodingChatModel, fake_resources
+
+GUIDE = """# Quillfeather guide
+
+## Network
+
+Quillfeather listens on port 7420 by default.
+Change it with `--port` or `http.port` in `quillfeather.toml`.
+
+
+
+The admin page lives under `/admin` and needs the `owner` role.
+
+## Backups
+
+Backups run nightly at 02:00 and are kept for 14 days.
+"""
+
+
+def _chunks(tmp_path: Path, chunk_size: int = 1000) -> tuple[Path, list[ScoredChunk]]:
+    path = tmp_path / "guide.md"
+    path.write_text(GUIDE)
+    docs = chunk_segments(
+        load_markdown(path), source="guide.md", chunk_size=chunk_size, chunk_overlap=0
+    )
+    return path, [ScoredChunk(doc, 0.8 - 0.1 * i) for i, doc in enumerate(docs)]
+
+
+def test_extracts_are_verbatim_and_cite_their_exact_lines(tmp_path: Path) -> None:
+    path, chunks = _chunks(tmp_path)
+    lines = path.read_text().splitlines()
+
+    found = extract_answer(chunks, "Which role do I need for the admin page?")
+
+    assert found, "nothing extracted"
+    best = found[0]
+    assert best.text == "The admin page lives under `/admin` and needs the `owner` role."
+    assert (best.source, best.start_line, best.end_line) == ("guide.md", 10, 10)
+    assert lines[best.start_line - 1] == best.text  # three blank lines above it in the file
+    for extract in found:
+        assert extract.start_line is not None and extract.end_line is not None
+        cited = "\n".join(lines[extract.start_line - 1 : extract.end_line])
+        assert extract.text in cited
+
+
+def test_a_sentence_over_two_lines_cites_both(tmp_path: Path) -> None:
+    path, chunks = _chunks(tmp_path)
+    found = extract_answer(chunks, "How do I change the port Quillfeather listens on?")
+    texts = [e.text for e in found]
+    assert "Change it with `--port` or `http.port` in `quillfeather.toml`." in texts
+    first = next(e for e in found if e.text.startswith("Quillfeather listens"))
+    assert (first.start_line, first.end_line) == (5, 5)
+
+
+def test_nothing_in_common_extracts_nothing(tmp_path: Path) -> None:
+    _, chunks = _chunks(tmp_path)
+    assert extract_answer(chunks, "zebra migration patterns") == []
+
+
+def test_the_chain_in_extract_mode_answers_without_the_model(tmp_path: Path) -> None:
+    model = ExplodingChatModel()
+    res = fake_resources(tmp_path / "data", model, answer_mode="extract")
+    out = build_chain(lambda: res).invoke({"question": "Which port does Quillfeather listen on?"})
+
+    # the second sentence of that chunk shares only "port" with the question: left out
+    assert out["answer"] == "Quillfeather listens on port 7420 by default. [setup.md:1]"
+    assert model.calls == 0
+    context = out["context"]
+    assert context["answer_mode"] == "extract"
+    assert context["supports"] == [
+        {
+            "text": "Quillfeather listens on port 7420 by default.",
+            "source": "setup.md",
+            "page": None,
+            "start_line": 1,
+            "end_line": 1,
+        }
+    ]
+    assert [s["source"] for s in out["sources"]] == ["setup.md"]  # only what the answer cites
+
+
+def test_the_chain_in_extract_mode_refuses_with_its_reason(tmp_path: Path) -> None:
+    res = fake_resources(tmp_path / "data", ExplodingChatModel(), answer_mode="extract")
+    out = build_chain(lambda: res).invoke({"question": "Quels sont les meilleurs fromages?"})
+    assert out["answer"] == REFUSAL and out["sources"] == []
+    assert out["context"]["refused"] is True
+    assert out["context"]["refusal_reason"].startswith("no chunk reached RAG_SCORE_THRESHOLD")
+
+
+def test_generate_mode_says_so(tmp_path: Path) -> None:
+    res = fake_resources(tmp_path / "data", answer_mode="generate")
+    out = build_chain(lambda: res).invoke({"question": "How much does the Team plan cost?"})
+    assert out["context"]["answer_mode"] == "generate"
+    assert "supports" not in out["context"]
+
+
+def test_auto_mode_extracts_for_the_embedded_model_only(tmp_path: Path) -> None:
+    assert answer_mode_of(load_settings(data_dir=tmp_path)) == "extract"
+    assert answer_mode_of(load_settings(data_dir=tmp_path, llm="ollama")) == "generate"
+    assert (
+        answer_mode_of(
+            load_settings(data_dir=tmp_path, llm="openai", openai_base_url="http://127.0.0.1:1/v1")
+        )
+        == "generate"
+    )
+    assert answer_mode_of(load_settings(data_dir=tmp_path, answer_mode="generate")) == "generate"
+
+
+CONTEXT = [
+    "Quillfeather listens on port 7420 by default. Change the port with --port.",
+    "The Team plan costs 12 euros per user per month.",
+]
+
+
+def test_a_wrong_number_beside_right_words_is_unsupported() -> None:
+    checks = supported(
+        "Quillfeather listens on port 7420. The Team plan costs 15 euros per user per month.",
+        CONTEXT,
+    )
+    assert checks == [
+        ("Quillfeather listens on port 7420.", True),
+        ("The Team plan costs 15 euros per user per month.", False),
+    ]
+
+
+def test_an_invented_identifier_is_unsupported_and_empty_sentences_count_as_none() -> None:
+    assert supported("Change the port with `--listen-port`.", CONTEXT) == [
+        ("Change the port with `--listen-port`.", False)
+    ]
+    assert supported("Yes.", CONTEXT) == [("Yes.", False)]
+    assert faithfulness("", CONTEXT) is None
+    assert faithfulness("The Team plan costs 12 euros per user per month. Yes.", CONTEXT) == 0.5
+
+
+def test_hard_facts_and_sentences() -> None:
+    assert hard_facts('Run `qf backup` on port 7420 with --force as "Team plan" user_name') == {
+        "qf backup",
+        "7420",
+        "--force",
+        "team plan",
+        "user_name",
+    }
+    assert split_sentences("## Heading\n\nOne. Two!\n\n- item three") == [
+        "One.",
+        "Two!",
+        "- item three",
+    ]
