@@ -46,7 +46,11 @@ def test_the_default_answer_is_verbatim_and_cited_by_line(
         cited = "\n".join(lines[support["start_line"] - 1 : support["end_line"]])
         assert support["text"] == cited.strip() or support["text"] in cited, (support, cited)
         label = f"{support['source']}:{support['start_line']}"
-        assert f"{support['text']} [{label}" in body["answer"]  # the text, then its citation
+        if "```" in support["text"]:  # a code block keeps its lines; the citation follows it
+            shown = support["text"].strip() + "\n["
+        else:  # prose is re-flowed onto one line
+            shown = " ".join(support["text"].split()) + " ["
+        assert f"{shown}{label}" in body["answer"]  # the text, then its citation
     assert fact in body["answer"]
     assert {s["source"] for s in supports} <= {s["source"] for s in body["sources"]}
     after = httpx.get(f"{server.url}/metrics", timeout=10).text

@@ -163,10 +163,21 @@ def extract_answer(chunks: list[ScoredChunk], question: str) -> list[Extract]:
     return sorted(kept, key=lambda e: (e.rank, e.offset))
 
 
+def _as_line(text: str) -> str:
+    """Prose re-flowed onto one line (the file's line wraps are layout, not content); a code
+    block keeps its lines, and its citation goes on the line after it."""
+    if "```" in text:
+        return text.strip() + "\n"
+    return " ".join(text.split()) + " "
+
+
 def render(extracts: list[Extract]) -> list[str]:
-    """The answer's pieces as streamed: each sentence with its citation, one per line."""
+    """The answer's pieces as streamed: each sentence with its citation, one per line.
+
+    ``context.supports`` keeps every sentence exactly as it stands in the file.
+    """
     return [
-        f"{extract.text.strip()} [{extract.citation_label()}]"
+        f"{_as_line(extract.text)}[{extract.citation_label()}]"
         + ("\n" if i < len(extracts) - 1 else "")
         for i, extract in enumerate(extracts)
     ]

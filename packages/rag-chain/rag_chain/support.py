@@ -164,17 +164,27 @@ _WORD = re.compile(r"[a-z0-9][a-z0-9_'-]*")
 def sentence_spans(text: str) -> list[tuple[int, int]]:
     """(start, end) of each sentence, list item or paragraph of ``text``, whitespace trimmed.
 
-    Markdown headings (``## Setup``) are left out: they name a topic, they state nothing.
+    A fenced code block is one span however many blank lines it holds. Markdown headings
+    (``## Setup``) are left out: they name a topic, they state nothing.
     """
-    spans = []
+    spans: list[tuple[int, int]] = []
+    open_fence: int | None = None  # start of a code block still waiting for its closing fence
     start = 0
     for match in [*_SENTENCE_END.finditer(text), None]:
         end = match.start() if match is not None else len(text)
         piece = text[start:end]
         lead = len(piece) - len(piece.lstrip())
         trail = len(piece.rstrip())
-        if trail > lead and not piece.lstrip().startswith("#"):
-            spans.append((start + lead, start + trail))
+        if trail > lead:
+            span = (start + lead, start + trail)
+            if open_fence is not None:
+                span = (open_fence, span[1])
+            if text.count("```", span[0], span[1]) % 2 == 1 and match is not None:
+                open_fence = span[0]  # inside a code block: keep going to its end
+            else:
+                open_fence = None
+                if not text[span[0] : span[1]].startswith("#"):
+                    spans.append(span)
         if match is not None:
             start = match.end()
     return spans
