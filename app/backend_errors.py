@@ -52,8 +52,7 @@ def backend_error(exc: BaseException, timeout: float) -> ApiError:
     if isinstance(exc, ModelWorkerError):
         # The embedded model's worker crashed mid-answer (model_crashed: the next question will be
         # answered after its restart) or cannot load at all (model_unavailable, with the fix).
-        message = f"{exc}; fix: {exc.fix}" if exc.fix else str(exc)
-        return ApiError(503, message, code=exc.code)
+        return ApiError(503, exc.with_fix(), code=exc.code)
     if is_index_failure(exc):
         return index_error(exc)
     if isinstance(exc, asyncio.TimeoutError | TimeoutError):

@@ -82,8 +82,6 @@ class ModelTokenCollector(Collector):
             )
             family.add_metric([], generated)
             yield family
-        if self.runtime.settings.llm != "llamacpp":
-            return
         status = resources.worker_status()
         if status is None:
             return

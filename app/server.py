@@ -66,11 +66,7 @@ def create_app(
         except ModelWorkerError as exc:
             # A model that cannot load must not keep the server down: /retriever and /health
             # work, /ready says why and what to do, answers get a clear 503.
-            log.error(
-                "the language model is unavailable: %s%s",
-                exc,
-                f"; fix: {exc.fix}" if exc.fix else "",
-            )
+            log.error("the language model is unavailable: %s", exc.with_fix())
         except Exception as exc:
             if not is_index_failure(exc):
                 raise

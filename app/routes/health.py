@@ -45,7 +45,7 @@ async def health(request: Request) -> dict[str, object]:
         "embeddings": embeddings_label(settings),
         "vectorstore": "chroma-server" if settings.chroma_url else "chroma-embedded",
     }
-    worker = runtime.resources.worker_status() if settings.llm == "llamacpp" else None
+    worker = runtime.resources.worker_status()  # None for Ollama / OpenAI (no worker)
     if worker is not None:
         body["model_worker"] = worker.as_dict()
         if worker.state == "failed":

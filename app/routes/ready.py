@@ -3,7 +3,8 @@
 ``/health`` stays a cheap liveness check; ``/ready`` does real (short) work, for load balancers and
 orchestrators: it counts the collection, and asks the model backend whether it is there: a cheap
 HTTP call with a short timeout for Ollama / OpenAI-compatible APIs, the model worker's state for
-llama.cpp (a worker that could not load names the cause and the fix, e.g. ``make llama-rebuild``). 200 when both answer, 503 (with what failed) otherwise.
+llama.cpp (a worker that could not load names the cause and the fix, e.g. ``make llama-rebuild``).
+200 when both answer, 503 (with what failed) otherwise.
 """
 
 from __future__ import annotations

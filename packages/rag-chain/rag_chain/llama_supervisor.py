@@ -65,6 +65,10 @@ class ModelWorkerError(RuntimeError):
         super().__init__(message)
         self.fix = fix
 
+    def with_fix(self) -> str:
+        """The message and, when there is one, what to do about it (for clients and logs)."""
+        return f"{self}; fix: {self.fix}" if self.fix else str(self)
+
 
 class ModelCrashed(ModelWorkerError):
     """The worker died while answering this request; it is being restarted."""
@@ -198,8 +202,6 @@ class LlamaSupervisor:
         self._last_error: str | None = None
         self._fix: str | None = None
         self.tokens_generated = 0
-        #: Called with (event, status) on "crash", "restart", "failed", "ready" (metrics, tests).
-        self.listeners: list[Callable[[str, WorkerStatus], None]] = []
 
     # --- life cycle ----------------------------------------------------------------------------
     def start(self) -> None:
@@ -377,14 +379,6 @@ class LlamaSupervisor:
         for job in jobs:
             self._deliver(job, "error", error)
 
-    def _notify(self, event: str) -> None:
-        status = self.status()
-        for listener in list(self.listeners):
-            try:
-                listener(event, status)
-            except Exception:
-                log.exception("model worker listener failed on %s", event)
-
     # --- the supervisor thread -----------------------------------------------------------------
     def _run(self) -> None:
         while not self._closing.is_set():
@@ -416,14 +410,11 @@ class LlamaSupervisor:
                     return
                 delay = self._after_exit(proc, returncode)
             if delay is None:
-                self._notify("failed")
                 return
-            self._notify("crash" if proc.ready else "start_failed")
             if self._closing.wait(delay):
                 return
             with self._cond:
                 self._restarts += 1
-            self._notify("restart")
 
     def _was_stable(self, proc: _Process) -> bool:
         return proc.ready and time.monotonic() - proc.ready_at >= self.config.stable_after
@@ -497,7 +488,6 @@ class LlamaSupervisor:
             self._fail_all(ModelUnavailable(cause, fix))
             self._cond.notify_all()
         log.error("%s; fix: %s", cause, fix)
-        self._notify("failed")
 
     def _read_events(self, proc: _Process) -> None:
         """Route the worker's events until its stdout closes (it exited or was killed)."""
@@ -533,7 +523,6 @@ class LlamaSupervisor:
                 self._send(job.request | {"id": job.id})
             self._dispatch()
             self._cond.notify_all()
-            threading.Thread(target=self._notify, args=("ready",), daemon=True).start()
             return
         if kind == "fatal":
             proc.fatal = str(event.get("reason", "unknown error"))
