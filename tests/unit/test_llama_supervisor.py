@@ -8,6 +8,7 @@ times and then reported with its cause and fix; nothing is left running or unrea
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sys
 import time
@@ -250,3 +251,28 @@ def test_a_worker_whose_server_disappears_exits(tmp_path: Path) -> None:
     assert b'"token"' in proc.stdout.readline()
     proc.stdin.close()
     assert proc.wait(timeout=5) == 0
+
+
+def test_a_consumer_task_cancelled_away_from_the_generator_stops_the_worker(make) -> None:  # type: ignore[no-untyped-def]
+    """A disconnect cancels the task while it waits on the socket, not inside the generator: the
+    generator stays suspended (and, held by a cycle, unclosed); the job must stop anyway."""
+    sup = make("--tokens", "300", "--delay", "0.01")
+    sup.wait_ready()
+    held: list[object] = []
+
+    async def consume() -> None:
+        pieces = sup.astream(_request())
+        held.append(pieces)  # keeps the generator alive: no finalizer will close it
+        await pieces.__anext__()
+        await asyncio.sleep(30)  # e.g. a socket write that never completes
+
+    async def main() -> None:
+        task = asyncio.create_task(consume())
+        await asyncio.sleep(0.1)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await asyncio.sleep(0.5)  # 50 more tokens' worth of time
+
+    asyncio.run(main())
+    assert sup.tokens_generated < 40, sup.tokens_generated

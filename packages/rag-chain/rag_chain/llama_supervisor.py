@@ -329,6 +329,14 @@ class LlamaSupervisor:
                     self.cancel(job_id)
 
         job_id = self.submit(request, sink)
+        # A consumer that goes away (client disconnect: its task is cancelled) must stop the
+        # worker now. The ``finally`` below runs only when this generator is closed, and a
+        # generator abandoned inside a reference cycle is closed only by a later garbage
+        # collection (seen once under load: 397 tokens generated after a /rag/stream disconnect).
+        # So the job is also cancelled when the task consuming it ends (a no-op once it is done).
+        consumer = asyncio.current_task()
+        if consumer is not None:
+            consumer.add_done_callback(lambda _task: self.cancel(job_id))
         try:
             while (piece := _piece(*await box.get())) is not None:
                 yield piece
