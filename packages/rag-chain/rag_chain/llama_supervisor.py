@@ -333,10 +333,14 @@ class LlamaSupervisor:
         # worker now. The ``finally`` below runs only when this generator is closed, and a
         # generator abandoned inside a reference cycle is closed only by a later garbage
         # collection (seen once under load: 397 tokens generated after a /rag/stream disconnect).
-        # So the job is also cancelled when the task consuming it ends (a no-op once it is done).
+        # So the job is also cancelled when the task that started consuming it is cancelled.
+        # (Not when it merely finishes: callers such as /chat/stream's progress-aware wait run
+        # each step in a short task of its own, and the generation goes on in the next one.)
         consumer = asyncio.current_task()
         if consumer is not None:
-            consumer.add_done_callback(lambda _task: self.cancel(job_id))
+            consumer.add_done_callback(
+                lambda task: self.cancel(job_id) if task.cancelled() else None
+            )
         try:
             while (piece := _piece(*await box.get())) is not None:
                 yield piece
