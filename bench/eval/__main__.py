@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--modes",
         default="generate",
-        help="comma-separated answer modes to run with --with-llm (extract,generate)",
+        help="comma-separated answer modes to run with --with-llm (extract,generate,verified)",
     )
     parser.add_argument("--json", type=Path, help="also write the full report here")
     args = parser.parse_args(argv)

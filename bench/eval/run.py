@@ -134,14 +134,14 @@ def answer_with_chain(
     mode: str,
 ) -> dict[str, Any]:
     """Run the real chain, with the default threshold and top-k, on up to ``limit`` questions of
-    each kind, in answer ``mode`` (``extract`` or ``generate``, the embedded model).
+    each kind, in answer ``mode`` (``extract``, ``generate`` or ``verified``; the embedded model).
 
     Reports, over answerable questions with ``facts``: **answer-correct** (the answer states every
     fact group, :func:`metrics.states_facts`) and **faithfulness** (mean share of answer sentences
     supported by the retrieved chunks, :mod:`rag_chain.support`; refusals are left out), and the
     refusal rate of every kind, i.e. what a user of the service would get.
     """
-    from rag_chain.chain import RagResources, build_chain
+    from rag_chain.chain import RagResources, build_chain, make_retrieve
     from rag_chain.llm import make_chat_model
     from rag_chain.support import faithfulness
     from rag_core.settings import REFUSAL
@@ -149,6 +149,7 @@ def answer_with_chain(
     tuned = settings.model_copy(update={"answer_mode": mode})
     resources = RagResources(tuned, reader, lambda: make_chat_model(tuned))
     chain = build_chain(lambda: resources)
+    retrieve = make_retrieve(lambda: resources)
     rows: list[dict[str, Any]] = []
     started = time.perf_counter()
     try:
@@ -159,10 +160,9 @@ def answer_with_chain(
                 refused = answer.strip() == REFUSAL
                 row: dict[str, Any] = {"id": question.id, "kind": kind, "refused": refused}
                 if question.answerable:
-                    hits = reader.search(question.question, tuned.top_k)
-                    context = [
-                        h.document.page_content for h in hits if h.score >= tuned.score_threshold
-                    ]
+                    # The chunks the chain answered from (its own retrieve step and relevance rule)
+                    chunks = retrieve.invoke({"question": question.question})["chunks"]
+                    context = [chunk.document.page_content for chunk in chunks]
                     row["faithfulness"] = None if refused else faithfulness(answer, context)
                     if question.facts:
                         row["correct"] = metrics.states_facts(answer, question.facts)

@@ -24,7 +24,10 @@ ALICE = [("alice.md", "Alice wrote down a vault code.", "alice")]
 @pytest.mark.parametrize("user", [None, "alice", "bob"])
 @pytest.mark.parametrize("k", [1, 3, 5])
 def test_search_equals_the_filtered_query(tmp_path: Path, user: str | None, k: int) -> None:
-    res = fake_resources(tmp_path / "data", corpus=SHARED + BOB + ALICE, score_threshold=0.0)
+    # The dense side alone (hybrid fusion reorders; its own visibility test is below).
+    res = fake_resources(
+        tmp_path / "data", corpus=SHARED + BOB + ALICE, score_threshold=0.0, hybrid=False
+    )
     got = res.reader.search(QUESTION, k, user)
     store = res.reader.store()
     assert store is not None
@@ -44,3 +47,14 @@ def test_crowded_out_caller_still_gets_k_results(tmp_path: Path) -> None:
     got = res.reader.search(QUESTION, 3, "alice")
     assert len(got) == 3
     assert {c.document.metadata["source"] for c in got} <= {"alice.md"} | {s for s, _, _ in SHARED}
+
+
+@pytest.mark.parametrize(("user", "lexical_sources"), [(None, set()), ("alice", {"alice.md"})])
+def test_hybrid_search_never_returns_another_users_chunks(
+    tmp_path: Path, user: str | None, lexical_sources: set[str]
+) -> None:
+    """BM25 scores every chunk; the owner mask must keep bob's (the best lexical matches) out."""
+    res = fake_resources(tmp_path / "data", corpus=SHARED + BOB + ALICE, score_threshold=0.0)
+    got = res.reader.search(QUESTION, 10, user)
+    assert {c.document.metadata["source"] for c in got if c.lexical > 0} == lexical_sources
+    assert {c.document.metadata["owner"] for c in got} <= {"_shared", user or "_shared"}

@@ -41,8 +41,10 @@ from rag_chain.llama_supervisor import WorkerStatus
 from rag_chain.llamacpp import LlamaCppChatModel
 from rag_chain.llm import make_chat_model
 from rag_chain.prompts import RAG_PROMPT
+from rag_chain.relevance import Relevance, judge
 from rag_chain.retrieval import IndexReader, ScoredChunk
 from rag_chain.schemas import Question, RagAnswer, SourceCitation
+from rag_chain.verify import VerifiedAnswer
 
 log = logging.getLogger("rag.chain")
 
@@ -147,14 +149,15 @@ def format_sources(chunks: list[ScoredChunk]) -> list[dict[str, Any]]:
 
 
 def make_retrieve(provider: ResourceProvider) -> Runnable:
-    """``{"question"}`` → ``{"question", "chunks"}`` keeping chunks above the score threshold."""
+    """``{"question"}`` → ``{"question", "chunks", "relevance"}``: the chunks to answer from, none
+    when the documents cannot answer (:mod:`rag_chain.relevance` decides, with its reason)."""
 
     def retrieve(value: Any, config: RunnableConfig) -> dict[str, Any]:
         res = provider()
         question = _question_of(value)
         hits = res.reader.search(question, _requested_k(config, res.settings), _user_of(config))
-        relevant = [h for h in hits if h.score >= res.settings.score_threshold]
-        return {"question": question, "chunks": relevant}
+        chunks, relevance = judge(question, hits, res.reader.lexical(), res.settings)
+        return {"question": question, "chunks": chunks, "relevance": relevance}
 
     async def aretrieve(value: Any, config: RunnableConfig) -> dict[str, Any]:
         from langchain_core.runnables.config import run_in_executor
@@ -195,34 +198,81 @@ def _refusal(context: dict[str, Any], reason: str) -> AnswerPlan:
     )
 
 
-def plan_answer(res: RagResources, question: str, chunks: list[ScoredChunk]) -> AnswerPlan:
+def plan_answer(
+    res: RagResources,
+    question: str,
+    chunks: list[ScoredChunk],
+    relevance: Relevance | None = None,
+) -> AnswerPlan:
     """Refuse, extract or prepare generation: the whole decision, with its reason in ``context``."""
     mode = answer_mode_of(res.settings)
+    evidence = {"relevance": relevance.report()} if relevance is not None else {}
     if not chunks:
-        best = f"no chunk reached RAG_SCORE_THRESHOLD={res.settings.score_threshold:g}"
-        return _refusal({"chunks_used": 0, "answer_mode": mode}, best)
-    if mode == "extract":
+        reason = relevance.refusal_reason if relevance is not None else None
+        return _refusal(
+            {"chunks_used": 0, "answer_mode": mode, **evidence}, reason or "nothing was retrieved"
+        )
+    if mode != "generate":
+        # extract answers with these; verified falls back on them, so it refuses without them too
         extracts = extract_answer(chunks, question)
-        context = {"chunks_used": len(chunks), "answer_mode": mode}
         if not extracts:
+            context: dict[str, Any] = {"chunks_used": len(chunks), "answer_mode": mode, **evidence}
             return _refusal(context, "no sentence of the sources matches the question")
-        cited = sorted({e.rank for e in extracts})
-        context["supports"] = [e.support() for e in extracts]
-        sources = format_sources([chunks[rank - 1] for rank in cited])
-        return AnswerPlan(AddableDict(sources=sources, context=context), pieces=render(extracts))
+        if mode == "extract":
+            cited = sorted({e.rank for e in extracts})
+            context = {
+                "chunks_used": len(chunks),
+                "answer_mode": mode,
+                **evidence,
+                "supports": [e.support() for e in extracts],
+            }
+            sources = format_sources([chunks[rank - 1] for rank in cited])
+            return AnswerPlan(
+                AddableDict(sources=sources, context=context), pieces=render(extracts)
+            )
     fitted = _fit(res, question, chunks)
-    report = {**fitted.report(), "answer_mode": mode}
+    report = {**fitted.report(), "answer_mode": mode, **evidence}
     if not fitted.used:
         # No room for even one chunk (RAG_LLM_MAX_TOKENS near the window): never answer blind.
         return _refusal(report, "no chunk fits the model's context window")
     return AnswerPlan(AddableDict(sources=format_sources(fitted.used), context=report), fitted)
 
 
+def _answer_chunks(plan: AnswerPlan, question: str, tokens: Iterator[str]) -> Iterator[AddableDict]:
+    """The model's tokens as answer chunks: as they come, or sentence by sentence once verified."""
+    if plan.head["context"].get("answer_mode") != "verified":
+        yield from (AddableDict(answer=token) for token in tokens)
+        return
+    assert plan.fitted is not None
+    verified = VerifiedAnswer(question, plan.fitted.used, dict(plan.head["context"]))
+    for token in tokens:
+        yield from verified.feed(token)
+    yield from verified.finish()
+
+
+async def _aanswer_chunks(
+    plan: AnswerPlan, question: str, tokens: AsyncIterator[str]
+) -> AsyncIterator[AddableDict]:
+    """Async twin of :func:`_answer_chunks`."""
+    if plan.head["context"].get("answer_mode") != "verified":
+        async for token in tokens:
+            yield AddableDict(answer=token)
+        return
+    assert plan.fitted is not None
+    verified = VerifiedAnswer(question, plan.fitted.used, dict(plan.head["context"]))
+    async for token in tokens:
+        for piece in verified.feed(token):
+            yield piece
+    for piece in verified.finish():
+        yield piece
+
+
 def make_refuse_or_generate(provider: ResourceProvider) -> Runnable:
-    """Stream sources first, then the refusal or the extract (no LLM call), or the model's answer."""
+    """Stream sources first, then the refusal or the extract (no LLM call), or the model's answer
+    (in ``verified`` mode only its supported sentences, then the final context)."""
 
     def plan(value: dict[str, Any]) -> AnswerPlan:
-        return plan_answer(provider(), value["question"], value["chunks"])
+        return plan_answer(provider(), value["question"], value["chunks"], value.get("relevance"))
 
     def generate(inputs: Iterator[dict[str, Any]], config: RunnableConfig) -> Iterator[AddableDict]:
         for value in inputs:
@@ -233,8 +283,8 @@ def make_refuse_or_generate(provider: ResourceProvider) -> Runnable:
                 continue
             answerer = RAG_PROMPT | provider().chat_model | StrOutputParser()
             prompt_input = {"context": answer.fitted.text, "question": value["question"]}
-            for token in answerer.stream(prompt_input, config):
-                yield AddableDict(answer=token)
+            tokens = answerer.stream(prompt_input, config)
+            yield from _answer_chunks(answer, value["question"], tokens)
 
     async def agenerate(
         inputs: AsyncIterator[dict[str, Any]], config: RunnableConfig
@@ -247,13 +297,14 @@ def make_refuse_or_generate(provider: ResourceProvider) -> Runnable:
             answer = await run_in_executor(config, plan, value)
             yield answer.head
             if answer.fitted is None:
-                for piece in answer.pieces:
-                    yield AddableDict(answer=piece)
+                for text in answer.pieces:
+                    yield AddableDict(answer=text)
                 continue
             answerer = RAG_PROMPT | provider().chat_model | StrOutputParser()
             prompt_input = {"context": answer.fitted.text, "question": value["question"]}
-            async for token in answerer.astream(prompt_input, config):
-                yield AddableDict(answer=token)
+            tokens = answerer.astream(prompt_input, config)
+            async for chunk in _aanswer_chunks(answer, value["question"], tokens):
+                yield chunk
 
     return RunnableGenerator(generate, agenerate, name="refuse_or_generate")  # type: ignore[arg-type]
 

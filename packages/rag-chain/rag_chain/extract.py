@@ -58,13 +58,7 @@ class Extract:
 
     def citation_label(self) -> str:
         """``setup.md:40-42`` / ``guide.pdf p.3`` / ``notes.txt``."""
-        where = self.source
-        if self.page is not None:
-            where += f" p.{self.page}"
-        if self.start_line is not None:
-            end = f"-{self.end_line}" if self.end_line not in (None, self.start_line) else ""
-            where += f":{self.start_line}{end}"
-        return where
+        return citation_label(self.source, self.page, self.start_line, self.end_line)
 
     def support(self) -> dict[str, Any]:
         """The per-sentence support record of the chain's output."""
@@ -77,7 +71,20 @@ class Extract:
         }
 
 
-def _line_map(meta: dict[str, Any]) -> list[tuple[int, int]]:
+def citation_label(
+    source: str, page: int | None, start_line: int | None, end_line: int | None
+) -> str:
+    """Where a sentence stands, as written after it: ``setup.md:40-42``, ``guide.pdf p.3``."""
+    where = source
+    if page is not None:
+        where += f" p.{page}"
+    if start_line is not None:
+        end = f"-{end_line}" if end_line not in (None, start_line) else ""
+        where += f":{start_line}{end}"
+    return where
+
+
+def line_map_of(meta: dict[str, Any]) -> list[tuple[int, int]]:
     """(offset in chunk text, file line) where each segment of the chunk starts."""
     raw = meta.get("line_map")
     if isinstance(raw, str) and raw:
@@ -116,7 +123,7 @@ def candidates(chunks: list[ScoredChunk], question: str) -> list[Extract]:
     for rank, chunk in enumerate(chunks, start=1):
         meta = chunk.document.metadata
         text = chunk.document.page_content
-        lines = _line_map(meta)
+        lines = line_map_of(meta)
         # "It costs $8 per user per month." under "Pricing › Team": the heading says what "it" is
         heading = content_words(str(meta.get("headings") or ""))
         spans = sentence_spans(text)

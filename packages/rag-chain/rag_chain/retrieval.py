@@ -1,8 +1,15 @@
-"""Scored retrieval from the index, and the citation shape every client sees.
+"""Scored retrieval from the index (hybrid: dense + BM25, rank-fused), and the citation shape.
 
 Serving only *opens* the index. If it does not exist yet, retrieval returns nothing (the chain then
 refuses) and tries again on the next question, so a server started before the first ingest begins
 answering as soon as the index appears.
+
+Why hybrid: the dense model ranks a chunk that talks *about* the topic above the one that names
+the exact identifier asked about (``QF-104``, ``--port``, ``TimeoutException``); BM25 does the
+opposite. Reciprocal-rank fusion (:data:`RRF_K`) merges the two rankings without having to put a
+cosine and a BM25 score on one scale. Every returned chunk still carries its **cosine** relevance
+(computed from its stored vector when only BM25 found it), so ``RAG_SCORE_THRESHOLD`` keeps its
+meaning and clients see one kind of score.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 from langchain_core.vectorstores import VectorStore
@@ -27,6 +35,8 @@ from rag_core.vectorstore import (
     store_signature,
 )
 
+from rag_chain.lexical import LexicalDoc, LexicalIndex, indexed_text, lexical_terms
+
 log = logging.getLogger("rag.retrieval")
 
 SNIPPET_CHARS = 300
@@ -34,10 +44,12 @@ SNIPPET_CHARS = 300
 
 @dataclass(frozen=True)
 class ScoredChunk:
-    """A retrieved chunk with its cosine relevance score in [0, 1]."""
+    """A retrieved chunk with its cosine relevance score in [0, 1] (and its BM25 score, 0 when
+    the lexical side did not find it)."""
 
     document: Document
     score: float
+    lexical: float = 0.0
 
     def citation(self) -> dict[str, Any]:
         """The public source shape: where the chunk is, how relevant, and what it says."""
@@ -87,6 +99,10 @@ class IndexReader:
         self._owns_store = vectorstore is None
         self._signature: tuple[int, ...] | None = None
         self._next_refresh = 0.0
+        self._lexical = LexicalIndex([])
+        self._lexical_key: object = None
+        self._lexical_store: VectorStore | None = None
+        self._lexical_lock = threading.Lock()
 
     def embeddings(self) -> Embeddings:
         """The query embedding model (built on first use when given as a factory)."""
@@ -138,19 +154,144 @@ class IndexReader:
         store = self.store()
         return None if store is None else count_chunks(store)  # type: ignore[arg-type]
 
+    # --- the lexical side -----------------------------------------------------------------------
+    def lexical(self) -> LexicalIndex:
+        """BM25 over exactly the chunks the store holds now (rebuilt when the store changed).
+
+        The embedded store says when it changed (its files' signature, checked at most once a
+        second); a Chroma server or a store handed in cannot, so their chunk ids are listed again
+        every :data:`LEXICAL_SYNC_SECONDS`. Only chunks not seen before are read and tokenized.
+        """
+        store = self.store()
+        if store is None:
+            return self._lexical
+        key: object
+        if self._owns_store and not self.settings.chroma_url:
+            key = self._signature
+        else:
+            key = int(time.monotonic() // LEXICAL_SYNC_SECONDS)
+        if key == self._lexical_key and self._lexical_store is store:
+            return self._lexical
+        with self._lexical_lock:
+            if key != self._lexical_key or self._lexical_store is not store:
+                self._lexical = self._sync_lexical(store)
+                self._lexical_key = key
+                self._lexical_store = store
+        return self._lexical
+
+    def _sync_lexical(self, store: VectorStore) -> LexicalIndex:
+        ids = list(_store_get(store, include=[])["ids"])
+        if set(ids) == set(self._lexical.ids):
+            return self._lexical
+        known = {doc.id: doc for doc in self._lexical.docs}
+        missing = [i for i in ids if i not in known]
+        for start in range(0, len(missing), GET_BATCH):
+            got = _store_get(
+                store, ids=missing[start : start + GET_BATCH], include=["documents", "metadatas"]
+            )
+            for doc_id, text, meta in zip(
+                got["ids"], got["documents"], got["metadatas"], strict=True
+            ):
+                meta = meta or {}
+                body = indexed_text(text or "", meta.get("headings"), meta.get("source"))
+                known[doc_id] = LexicalDoc(
+                    doc_id, str(meta.get(OWNER_KEY, SHARED_OWNER)), tuple(lexical_terms(body))
+                )
+        log.info("lexical index: %d chunks (%d new)", len(ids), len(missing))
+        return LexicalIndex([known[i] for i in ids if i in known])
+
+    # --- search ---------------------------------------------------------------------------------
     def search(self, question: str, k: int, user: str | None = None) -> list[ScoredChunk]:
-        """Top-k chunks the caller may see, best first, with relevance scores."""
+        """Top-k chunks the caller may see, best first by fused rank, with cosine relevance."""
         store = self.store()
         if store is None or not question.strip():
             return []
         search_by_vector = getattr(store, "similarity_search_by_vector_with_relevance_scores", None)
         if search_by_vector is None:
             hits = store.similarity_search_with_score(question, k=k, filter=owner_filter(user))
-        else:
-            embedder = store.embeddings or self.embeddings()  # the store's own, if it has one
-            hits = _visible_top_k(search_by_vector, embedder.embed_query(question), k, user)
-        # Cosine distance d is in [0, 2]; relevance 1 - d, clamped to [0, 1] (opposite = 0).
-        return [ScoredChunk(doc, max(0.0, min(1.0, 1.0 - float(dist)))) for doc, dist in hits]
+            return [ScoredChunk(doc, _relevance(dist)) for doc, dist in hits]
+        embedder = store.embeddings or self.embeddings()  # the store's own, if it has one
+        vector = embedder.embed_query(question)
+        depth = max(k, CANDIDATES)
+        dense = [
+            ScoredChunk(doc, _relevance(dist))
+            for doc, dist in _visible_top_k(search_by_vector, vector, depth, user)
+        ]
+        if not self.settings.hybrid:
+            return dense[:k]
+        lexical = self.lexical().search(question, depth, visible_owners(user))
+        return self._fuse(store, vector, dense, lexical, k)
+
+    def _fuse(
+        self,
+        store: VectorStore,
+        vector: list[float],
+        dense: list[ScoredChunk],
+        lexical: list[tuple[str, float]],
+        k: int,
+    ) -> list[ScoredChunk]:
+        """Reciprocal-rank fusion of the two rankings; cosine scores for the BM25-only hits."""
+        fused: dict[str, float] = {}
+        for rank, hit in enumerate(dense):
+            fused[str(hit.document.id)] = 1.0 / (RRF_K + rank + 1)
+        bm25 = dict(lexical)
+        for rank, (doc_id, _) in enumerate(lexical):
+            fused[doc_id] = fused.get(doc_id, 0.0) + 1.0 / (RRF_K + rank + 1)
+        order = sorted(fused, key=lambda i: -fused[i])[:k]
+        by_id = {str(hit.document.id): hit for hit in dense}
+        missing = [i for i in order if i not in by_id]
+        if missing:
+            by_id.update(_scored_by_id(store, missing, vector))
+        return [
+            ScoredChunk(by_id[i].document, by_id[i].score, bm25.get(i, 0.0))
+            for i in order
+            if i in by_id
+        ]
+
+
+#: Candidates taken from each side before fusion (at least k).
+CANDIDATES = 10
+#: Reciprocal-rank fusion constant (Cormack et al. 2009; also Elasticsearch's and Chroma's default).
+RRF_K = 60
+#: Seconds between re-listing a Chroma server's chunk ids for the lexical index.
+LEXICAL_SYNC_SECONDS = 5.0
+#: Ids per ``get`` when reading chunks for the lexical index (Chroma's max batch is 5461).
+GET_BATCH = 5000
+
+
+def visible_owners(user: str | None) -> set[str]:
+    """Owner tags a caller may see: the shared documents, plus their own."""
+    return {SHARED_OWNER, user} if user else {SHARED_OWNER}
+
+
+def _relevance(distance: float) -> float:
+    """Cosine distance d is in [0, 2]; relevance 1 - d, clamped to [0, 1] (opposite = 0)."""
+    return max(0.0, min(1.0, 1.0 - float(distance)))
+
+
+def _store_get(store: VectorStore, **kwargs: Any) -> dict[str, Any]:
+    get = getattr(store, "get", None)
+    if get is None:  # a store without Chroma's get(): no lexical side
+        return {"ids": [], "documents": [], "metadatas": [], "embeddings": []}
+    return get(**kwargs)  # type: ignore[no-any-return]
+
+
+def _scored_by_id(
+    store: VectorStore, ids: list[str], vector: list[float]
+) -> dict[str, ScoredChunk]:
+    """Chunks by id with their cosine relevance to ``vector`` (from their stored embeddings)."""
+    got = _store_get(store, ids=ids, include=["documents", "metadatas", "embeddings"])
+    query = np.asarray(vector, dtype=np.float32)
+    query_norm = float(np.linalg.norm(query)) or 1.0
+    found: dict[str, ScoredChunk] = {}
+    for doc_id, text, meta, emb in zip(
+        got["ids"], got["documents"], got["metadatas"], got["embeddings"], strict=True
+    ):
+        stored = np.asarray(emb, dtype=np.float32)
+        cosine = float(stored @ query) / ((float(np.linalg.norm(stored)) or 1.0) * query_norm)
+        doc = Document(id=doc_id, page_content=text or "", metadata=dict(meta or {}))
+        found[doc_id] = ScoredChunk(doc, max(0.0, min(1.0, cosine)))
+    return found
 
 
 #: Unfiltered hits fetched per wanted hit before falling back to Chroma's filtered query.
@@ -171,7 +312,7 @@ def _visible_top_k(
     when at least k of them are visible, they are exactly the visible top-k (anything visible
     further down ranks below them). Only otherwise is the filtered query run.
     """
-    allowed = {SHARED_OWNER, user} if user else {SHARED_OWNER}
+    allowed = visible_owners(user)
     wanted = OVERFETCH * k
     hits = search_by_vector(vector, k=wanted)
     visible = [(doc, d) for doc, d in hits if doc.metadata.get(OWNER_KEY) in allowed]

@@ -35,8 +35,25 @@ class SentenceSupport(BaseModel):
     end_line: int | None = None
 
 
+class DroppedSentence(BaseModel):
+    """A sentence the model wrote that the sources do not support (``verified`` mode drops it)."""
+
+    text: str
+    reason: str
+
+
+class RelevanceReport(BaseModel):
+    """The evidence behind answering or refusing (see ``rag_chain.relevance``)."""
+
+    best_score: float
+    known_words: float
+    evidence: float
+    threshold: float
+
+
 class ContextReport(BaseModel):
-    """How the answer was made: mode, chunks in the context, refusal and its reason, supports."""
+    """How the answer was made: mode, chunks in the context, refusal and its reason, supports
+    (and, in ``verified`` mode, the dropped sentences and whether it fell back to an extract)."""
 
     answer_mode: str | None = None
     chunks_used: int = 0
@@ -45,7 +62,10 @@ class ContextReport(BaseModel):
     tokens: int = 0
     refused: bool = False
     refusal_reason: str | None = None
+    relevance: RelevanceReport | None = None
     supports: list[SentenceSupport] | None = None
+    dropped: list[DroppedSentence] | None = None
+    fallback: str | None = None
 
 
 class RagAnswer(BaseModel):

@@ -78,11 +78,13 @@ class Settings(BaseSettings):
         4096, ge=512, le=131072, description="Model context window in tokens (llama.cpp n_ctx)."
     )
     llm_threads: int | None = Field(None, ge=1, le=256, description="llama.cpp threads.")
-    answer_mode: Literal["auto", "extract", "generate"] = Field(
+    answer_mode: Literal["auto", "extract", "generate", "verified"] = Field(
         "auto",
         description="extract: the answer is the best-matching sentences of the sources, verbatim, "
-        "no model; generate: the chat model writes it from the sources; auto: extract for the "
-        "embedded llamacpp model, generate for ollama/openai (chosen by evaluation, see README).",
+        "no model; generate: the chat model writes it from the sources; verified: the chat model "
+        "writes it and every sentence the sources do not support is dropped (nothing left: "
+        "extract); auto: extract for the embedded llamacpp model, generate for ollama/openai "
+        "(chosen by evaluation, see README).",
     )
 
     # --- retrieval -----------------------------------------------------------------------
@@ -92,7 +94,19 @@ class Settings(BaseSettings):
         0.26,  # chosen with `python -m bench.eval` (see README, Performance)
         ge=0.0,
         le=1.0,
-        description="Cosine relevance below which a chunk is ignored; none left = refusal.",
+        description="Cosine relevance below which a chunk is ignored (unless BM25 found it); "
+        "a best chunk below it = refusal.",
+    )
+    refusal_threshold: float = Field(
+        0.79,  # chosen with `python -m bench.eval` on three corpora (see README, Answer quality)
+        ge=0.0,
+        le=2.0,
+        description="Refuse when best relevance + 0.6 x share of the question's words found in "
+        "the documents is below this.",
+    )
+    hybrid: bool = Field(
+        True,
+        description="Fuse BM25 (lexical) with dense retrieval by reciprocal rank; false = dense only.",
     )
 
     # --- serving -------------------------------------------------------------------------
@@ -192,7 +206,7 @@ def get_settings() -> Settings:
     return load_settings()
 
 
-def answer_mode_of(settings: Settings) -> Literal["extract", "generate"]:
+def answer_mode_of(settings: Settings) -> Literal["extract", "generate", "verified"]:
     """The answer mode in effect: ``auto`` resolved for the configured backend."""
     if settings.answer_mode != "auto":
         return settings.answer_mode
