@@ -87,6 +87,15 @@ def _sentence(rng: random.Random) -> str:
     return " ".join(words).capitalize() + "."
 
 
+def chunk_texts(count: int, seed: int = 13) -> Iterator[str]:
+    """``count`` synthetic chunk texts (3 sentences of the product's words each) for the lexical side
+    of retrieval: a small vocabulary that the bench questions share is BM25's worst case (long
+    posting lists), so the latency measured is an upper bound for real documents."""
+    rng = random.Random(seed)
+    for _ in range(count):
+        yield " ".join(_sentence(rng) for _ in range(3))
+
+
 def write_markdown_corpus(folder: Path, files: int, paragraphs: int, seed: int = 7) -> list[Path]:
     """Write ``files`` Markdown files of ``paragraphs`` paragraphs (~400 characters each)."""
     rng = random.Random(seed)

@@ -144,7 +144,8 @@ async def chat_stream(body: ChatRequest, request: Request) -> StreamingResponse:
                 if event == "token":
                     answer.append(data)
                 elif event == "context":
-                    result["context"] = data
+                    # verified mode sends the rest of the context (supports, dropped) at the end
+                    result["context"] = {**result.get("context", {}), **data}
                     continue
                 else:
                     result["sources"] = data

@@ -235,7 +235,9 @@ def plan_answer(
     if not fitted.used:
         # No room for even one chunk (RAG_LLM_MAX_TOKENS near the window): never answer blind.
         return _refusal(report, "no chunk fits the model's context window")
-    return AnswerPlan(AddableDict(sources=format_sources(fitted.used), context=report), fitted)
+    # An AddableDict context: verified mode streams the rest of it (supports, dropped) at the end.
+    head = AddableDict(sources=format_sources(fitted.used), context=AddableDict(report))
+    return AnswerPlan(head, fitted)
 
 
 def _answer_chunks(plan: AnswerPlan, question: str, tokens: Iterator[str]) -> Iterator[AddableDict]:
@@ -244,7 +246,7 @@ def _answer_chunks(plan: AnswerPlan, question: str, tokens: Iterator[str]) -> It
         yield from (AddableDict(answer=token) for token in tokens)
         return
     assert plan.fitted is not None
-    verified = VerifiedAnswer(question, plan.fitted.used, dict(plan.head["context"]))
+    verified = VerifiedAnswer(question, plan.fitted.used)
     for token in tokens:
         yield from verified.feed(token)
     yield from verified.finish()
@@ -259,7 +261,7 @@ async def _aanswer_chunks(
             yield AddableDict(answer=token)
         return
     assert plan.fitted is not None
-    verified = VerifiedAnswer(question, plan.fitted.used, dict(plan.head["context"]))
+    verified = VerifiedAnswer(question, plan.fitted.used)
     async for token in tokens:
         for piece in verified.feed(token):
             yield piece

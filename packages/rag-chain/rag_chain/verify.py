@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
 
 from langchain_core.runnables.utils import AddableDict
 
@@ -126,10 +125,9 @@ class VerifiedAnswer:
     left and the answer became an extract or the refusal).
     """
 
-    def __init__(self, question: str, chunks: list[ScoredChunk], context: dict[str, Any]) -> None:
+    def __init__(self, question: str, chunks: list[ScoredChunk]) -> None:
         self.question = question
         self.chunks = chunks
-        self.context = context
         self.checker = SentenceChecker(chunks)
         self.buffer = ""
         self.kept: list[Verdict] = []
@@ -154,14 +152,17 @@ class VerifiedAnswer:
         return [AddableDict(answer=f"{lead}{_CITATION.sub('', verdict.text).strip()} [{label}]")]
 
     def finish(self) -> list[AddableDict]:
-        """The last sentence, then the final context (or the fallback, context first)."""
+        """The last sentence, then the rest of the context (or the fallback, context first).
+
+        The head chunk already carried the context's other keys; this chunk adds only new ones,
+        so a client that adds the streamed chunks up (``AddableDict``) gets the whole context.
+        """
         out = self._judge(self.buffer) if self.buffer.strip() else []
         self.buffer = ""
-        context = {
-            **self.context,
-            "supports": [v.support() for v in self.kept],
-            "dropped": [v.dropped() for v in self.dropped],
-        }
+        context = AddableDict(
+            supports=[v.support() for v in self.kept],
+            dropped=[v.dropped() for v in self.dropped],
+        )
         if self.kept:
             return [*out, AddableDict(context=context)]
         # The chain refuses before calling the model when no source sentence matches the question

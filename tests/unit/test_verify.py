@@ -1,0 +1,69 @@
+"""The ``verified`` answer mode: the model's sentences the sources do not support are dropped."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rag_chain import build_chain
+from rag_chain.verify import SentenceChecker, complete_sentences
+
+from tests.support.fakes import fake_chat_model, fake_resources
+
+QUESTION = "Which port does Quillfeather listen on?"
+SUPPORTED = "Quillfeather listens on port 7420 by default."
+PLANTED = "It also opens port 9999 for the admin console."  # no 9999 in any source
+
+
+def _run(tmp_path: Path, reply: str) -> tuple[dict, list[dict]]:  # type: ignore[type-arg]
+    res = fake_resources(tmp_path / "data", fake_chat_model(reply), answer_mode="verified")
+    chain = build_chain(lambda: res)
+    chunks = list(chain.stream({"question": QUESTION}))
+    return chain.invoke({"question": QUESTION}), chunks
+
+
+def test_a_planted_unsupported_sentence_is_dropped_and_said_why(tmp_path: Path) -> None:
+    out, chunks = _run(tmp_path, f"{SUPPORTED} {PLANTED}")
+
+    assert out["answer"] == f"{SUPPORTED} [setup.md:1]"
+    context = out["context"]
+    assert context["answer_mode"] == "verified"
+    assert context["dropped"] == [{"text": PLANTED, "reason": "not in the sources: 9999"}]
+    assert context["supports"] == [
+        {"text": SUPPORTED, "source": "setup.md", "page": None, "start_line": 1, "end_line": 1}
+    ]
+    assert "fallback" not in context
+    assert "sources" in chunks[0] and "answer" not in chunks[0], "sources come first"
+
+
+def test_nothing_supported_falls_back_to_the_extract(tmp_path: Path) -> None:
+    out, _ = _run(tmp_path, "Quillfeather listens on port 9999. The moon is made of cheese.")
+
+    assert out["answer"] == f"{SUPPORTED} [setup.md:1]"  # the extract of the same chunk
+    assert out["context"]["fallback"] == "extract"
+    assert [d["reason"] for d in out["context"]["dropped"]] == [
+        "not in the sources: 9999",
+        "no source sentence says this",
+    ]
+
+
+def test_sentences_are_released_once_finished() -> None:
+    done, rest = complete_sentences("First one. Second o")
+    assert (done, rest) == (["First one."], "Second o")
+    done, rest = complete_sentences("- item one\n- item two")
+    assert (done, rest) == (["- item one"], "- item two")
+
+
+def test_a_sentence_without_checkable_words_is_dropped(tmp_path: Path) -> None:
+    res = fake_resources(tmp_path / "data", answer_mode="verified")
+    hits = res.reader.search(QUESTION, 3)
+    verdict = SentenceChecker(hits).check("Yes.")
+    assert (verdict.supported, verdict.reason) == (False, "states nothing checkable")
+
+
+async def test_the_async_path_verifies_the_same_way(tmp_path: Path) -> None:
+    res = fake_resources(
+        tmp_path / "data", fake_chat_model(f"{SUPPORTED} {PLANTED}"), answer_mode="verified"
+    )
+    out = await build_chain(lambda: res).ainvoke({"question": QUESTION})
+    assert out["answer"] == f"{SUPPORTED} [setup.md:1]"
+    assert [d["text"] for d in out["context"]["dropped"]] == [PLANTED]
