@@ -56,3 +56,24 @@ def test_the_default_answer_is_verbatim_and_cited_by_line(
     after = httpx.get(f"{server.url}/metrics", timeout=10).text
     generated = re.compile(r"^rag_llm_tokens_generated_total (\S+)$", re.MULTILINE)
     assert generated.findall(before) == generated.findall(after)  # the model was not asked
+
+
+def test_verified_mode_keeps_only_sentences_the_sources_support(
+    sample_index: dict[str, str], live_server: Callable[..., LiveServer]
+) -> None:
+    """The real SmolLM2 writes; every sentence left in the answer is supported by the file it
+    cites (the one support rule), and each dropped one is listed with its reason."""
+    from rag_chain.support import Context, answer_sentences
+
+    server = live_server({**sample_index, "RAG_ANSWER_MODE": "verified"})
+    question = "How much does the Team plan cost?"
+    body = httpx.post(f"{server.url}/chat", json={"question": question}, timeout=120).json()
+
+    context = body["context"]
+    assert context["answer_mode"] == "verified"
+    assert all(d["reason"] for d in context["dropped"])
+    assert context["supports"], body
+    cited_files = {s["source"] for s in context["supports"]}
+    files = Context((SAMPLES / name).read_text() for name in cited_files)
+    for sentence in answer_sentences(body["answer"]):
+        assert files.supports(sentence), (sentence, body)
