@@ -159,6 +159,9 @@ def answer_with_chain(
                 answer = str(out["answer"])
                 refused = answer.strip() == REFUSAL
                 row: dict[str, Any] = {"id": question.id, "kind": kind, "refused": refused}
+                report = out.get("context") or {}
+                if report.get("fallback"):
+                    row["fallback"] = report["fallback"]  # verified: nothing supported was left
                 if question.answerable:
                     # The chunks the chain answered from (its own retrieve step and relevance rule)
                     chunks = retrieve.invoke({"question": question.question})["chunks"]
@@ -183,6 +186,10 @@ def answer_with_chain(
         "faithfulness": round(sum(faithful) / len(faithful), 3) if faithful else None,
         "refused": {
             kind: share([r["refused"] for r in rows if r["kind"] == kind])
+            for kind in sorted({r["kind"] for r in rows})
+        },
+        "fell_back": {
+            kind: share([bool(r.get("fallback")) for r in rows if r["kind"] == kind])
             for kind in sorted({r["kind"] for r in rows})
         },
         "seconds_per_question": round(elapsed / max(len(rows), 1), 2),

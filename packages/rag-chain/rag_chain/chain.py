@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-import numpy as np
 from langchain_core.language_models import BaseChatModel
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.runnables import (
@@ -82,14 +81,6 @@ class RagResources:
         load = getattr(model, "load", None)
         if callable(load):
             load()
-
-    def sentence_similarity(self, question: str, sentences: list[str]) -> list[float]:
-        """Cosine of each sentence to the question, with the query embedding model."""
-        embedder = self.reader.embeddings()
-        query = np.asarray(embedder.embed_query(question), dtype=np.float32)
-        vectors = np.asarray(embedder.embed_documents(sentences), dtype=np.float32)
-        norms = np.linalg.norm(vectors, axis=1) * (float(np.linalg.norm(query)) or 1.0)
-        return [float(x) for x in (vectors @ query) / np.where(norms == 0, 1.0, norms)]
 
     def worker_status(self) -> WorkerStatus | None:
         """The embedded model's worker (state, pid, restarts, crashes); None for other backends."""
@@ -223,7 +214,7 @@ def plan_answer(
         )
     if mode != "generate":
         # extract answers with these; verified falls back on them, so it refuses without them too
-        extracts = extract_answer(chunks, question, res.sentence_similarity)
+        extracts = extract_answer(chunks, question)
         if not extracts:
             context: dict[str, Any] = {"chunks_used": len(chunks), "answer_mode": mode, **evidence}
             return _refusal(context, "no sentence of the sources matches the question")

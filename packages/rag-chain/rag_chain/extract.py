@@ -19,8 +19,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from rag_chain.retrieval import ScoredChunk
@@ -110,15 +109,7 @@ def line_of(text: str, offset: int, line_map: list[tuple[int, int]]) -> int | No
     return base[1] + text.count("\n", base[0], offset)
 
 
-#: Weight of the sentence's cosine similarity to the question (MiniLM), when an embedder is given.
-MEANING_WEIGHT = 0.0
-
-Similarity = Callable[[str, list[str]], list[float]]
-
-
-def candidates(
-    chunks: list[ScoredChunk], question: str, similarity: Similarity | None = None
-) -> list[Extract]:
+def candidates(chunks: list[ScoredChunk], question: str) -> list[Extract]:
     """Every sentence of the chunks with its score (word coverage of the question + relevance).
 
     A sentence that ends with a colon introduces what follows (usually a code block holding the
@@ -160,22 +151,12 @@ def candidates(
                     + (number_bonus if _HAS_NUMBER.search(sentence) else 0.0),
                 )
             )
-    if similarity is not None and found and MEANING_WEIGHT:
-        closeness = similarity(question, [e.text for e in found])
-        found = [
-            replace(e, score=e.score + MEANING_WEIGHT * c)
-            for e, c in zip(found, closeness, strict=True)
-        ]
     return found
 
 
-def extract_answer(
-    chunks: list[ScoredChunk], question: str, similarity: Similarity | None = None
-) -> list[Extract]:
+def extract_answer(chunks: list[ScoredChunk], question: str) -> list[Extract]:
     """The sentences that answer ``question`` best, in document order (empty: nothing matches)."""
-    ranked = sorted(
-        candidates(chunks, question, similarity), key=lambda e: (-e.score, e.rank, e.offset)
-    )
+    ranked = sorted(candidates(chunks, question), key=lambda e: (-e.score, e.rank, e.offset))
     if not ranked:
         return []
     best = ranked[0].score
