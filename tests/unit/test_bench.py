@@ -180,6 +180,8 @@ def test_tiny_bench_runs_end_to_end(tmp_path: Path) -> None:
         "ingest throughput",
         "unchanged re-ingest",
         "retrieval p50 at 300 chunks",
+        "hybrid vs dense-only retrieval at 300 chunks (p50)",
+        "lexical index build at 300 chunks",
         "server cold start to ready",
         "server + model worker peak RSS",
     } <= names
