@@ -67,3 +67,20 @@ async def test_the_async_path_verifies_the_same_way(tmp_path: Path) -> None:
     out = await build_chain(lambda: res).ainvoke({"question": QUESTION})
     assert out["answer"] == f"{SUPPORTED} [setup.md:1]"
     assert [d["text"] for d in out["context"]["dropped"]] == [PLANTED]
+
+
+def test_a_number_moved_from_another_sentence_is_not_supported() -> None:
+    from rag_chain.support import Context
+
+    context = Context(
+        [
+            "The Team plan costs 12 euros per user per month. The Free plan is free. "
+            "Search covers every page. Backups are kept for 15 days.",
+        ]
+    )
+    assert context.supports("The Team plan costs 12 euros per user per month.")
+    match, reason = context.check("The Team plan costs 15 euros per user per month.")
+    assert (match, reason) == (None, "its facts are not where the sources say this")
+    # a fact stated in the sentence just before the match still counts (a pronoun's antecedent)
+    neighbours = Context(["Team is the plan most companies choose. It costs 12 euros a seat."])
+    assert neighbours.supports("Team is the plan most companies choose at 12 euros.")

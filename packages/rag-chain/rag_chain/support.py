@@ -1,24 +1,29 @@
 """When is a sentence *supported* by the retrieved context? One definition, used everywhere.
 
 The tiny embedded model copies facts unreliably: it writes a wrong port or an invented function
-next to correct citations. A sentence counts as supported when both hold:
+next to correct citations, or moves a number from one sentence of the sources to another ("the
+Team plan is $15" when $15 is the Business plan's price). A sentence counts as supported when one
+sentence of the context (its *match*) satisfies both:
 
-1. **its hard facts occur in the context**: every number (``7420``, ``2.3.1``, ``5``), every code
+1. **it says the same thing**: at least :data:`MIN_OVERLAP` of the sentence's content words
+   (lower-cased, stop words and one-letter words dropped, a plural ``s`` folded) occur in it;
+2. **the hard facts stand beside it**: every number (``7420``, ``2.3.1``, ``5``), every code
    identifier (anything in backticks, ``snake_case``, ``dotted.names``, ``CamelCase``, ``--flags``,
-   ``/paths``) and every quoted term of the sentence occurs, case-insensitively, in the context text;
-2. **it is close to one context sentence**: at least :data:`MIN_OVERLAP` of its content words
-   (lower-cased, stop words and one-letter words dropped, a plural ``s`` folded) occur in a single
-   sentence of the context.
+   ``/paths``) and every quoted term of the sentence occurs, case-insensitively, in the match or
+   the sentence just before or after it (a fact is often stated in the neighbouring sentence: "Team
+   is the plan most companies choose. It costs $8 per user.").
 
 A sentence with no content words (``Yes.``) is not evidence of anything and counts as unsupported.
-``bench.eval`` reports faithfulness with :func:`supported` (share of answer sentences supported) and
-the extract answer mode ranks context sentences with the same word rules.
+``bench.eval`` reports faithfulness with :func:`supported` (share of answer sentences supported),
+``verified`` mode keeps only supported sentences and cites their match, and the extract mode ranks
+context sentences with the same word rules.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 #: Share of a sentence's content words that must occur in one context sentence.
 MIN_OVERLAP = 0.6
@@ -223,22 +228,62 @@ def overlap(sentence_words: set[str], other: set[str]) -> float:
     return len(sentence_words & other) / len(sentence_words) if sentence_words else 0.0
 
 
+@dataclass(frozen=True)
+class Match:
+    """The context sentence that supports a sentence: which text, and where in it."""
+
+    text_index: int
+    start: int
+    end: int
+
+
 class Context:
     """The retrieved context prepared once for many support checks."""
 
     def __init__(self, texts: Iterable[str]) -> None:
-        self.text = "\n\n".join(texts)
-        self.lower = self.text.lower()
-        self.sentence_words = [content_words(s) for s in split_sentences(self.text)]
+        self.texts = list(texts)
+        self.lower = "\n\n".join(self.texts).lower()
+        self._sentences: list[tuple[Match, set[str], str]] = []
+        for index, text in enumerate(self.texts):
+            for start, end in sentence_spans(text):
+                piece = text[start:end]
+                self._sentences.append((Match(index, start, end), content_words(piece), piece))
+
+    def _neighbourhood(self, position: int) -> str:
+        """The sentence at ``position`` with its neighbours in the same text, lower-cased."""
+        match = self._sentences[position][0]
+        around = [
+            piece
+            for other, _, piece in self._sentences[max(position - 1, 0) : position + 2]
+            if other.text_index == match.text_index
+        ]
+        return "\n".join(around).lower()
+
+    def check(self, sentence: str) -> tuple[Match | None, str | None]:
+        """The best supporting context sentence, or None and the reason there is none."""
+        words = content_words(sentence)
+        if not words:
+            return None, "states nothing checkable"
+        facts = hard_facts(sentence)
+        missing = sorted(fact for fact in facts if fact not in self.lower)
+        if missing:
+            return None, f"not in the sources: {', '.join(missing[:3])}"
+        ranked = sorted(
+            range(len(self._sentences)),
+            key=lambda i: -overlap(words, self._sentences[i][1]),
+        )
+        close = [i for i in ranked if overlap(words, self._sentences[i][1]) >= MIN_OVERLAP]
+        if not close:
+            return None, "no source sentence says this"
+        for position in close:
+            near = self._neighbourhood(position)
+            if all(fact in near for fact in facts):
+                return self._sentences[position][0], None
+        return None, "its facts are not where the sources say this"
 
     def supports(self, sentence: str) -> bool:
         """Whether ``sentence`` is supported (see the module docstring for the two rules)."""
-        words = content_words(sentence)
-        if not words:
-            return False
-        if any(fact not in self.lower for fact in hard_facts(sentence)):
-            return False
-        return any(overlap(words, other) >= MIN_OVERLAP for other in self.sentence_words)
+        return self.check(sentence)[0] is not None
 
 
 _CITATION = re.compile(r"\s*\[[^\[\]\n]{1,160}\]")

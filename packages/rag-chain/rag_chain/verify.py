@@ -20,14 +20,7 @@ from langchain_core.runnables.utils import AddableDict
 
 from rag_chain.extract import citation_label, extract_answer, line_map_of, line_of, render
 from rag_chain.retrieval import ScoredChunk
-from rag_chain.support import (
-    MIN_OVERLAP,
-    Context,
-    content_words,
-    hard_facts,
-    overlap,
-    sentence_spans,
-)
+from rag_chain.support import Context
 
 _CITATION = re.compile(r"\s*\[[^\[\]\n]{1,160}\]")
 #: A sentence is complete once text follows its end mark (or a blank line / list item starts).
@@ -62,37 +55,22 @@ class Verdict:
 
 
 class SentenceChecker:
-    """Checks sentences against the chunks the model was given, and finds which one supports each."""
+    """Checks sentences against the chunks the model was given, and cites the supporting one."""
 
     def __init__(self, chunks: list[ScoredChunk]) -> None:
         self.chunks = chunks
         self.context = Context(c.document.page_content for c in chunks)
-        self._spans = [
-            (rank, start, end, content_words(c.document.page_content[start:end]))
-            for rank, c in enumerate(chunks)
-            for start, end in sentence_spans(c.document.page_content)
-        ]
 
     def check(self, sentence: str) -> Verdict:
-        """Supported (with the best source sentence's place) or dropped (with the reason)."""
-        text = _CITATION.sub("", sentence).strip()
-        words = content_words(text)
-        if not words:
-            return Verdict(sentence, False, "states nothing checkable")
-        missing = sorted(f for f in hard_facts(text) if f not in self.context.lower)
-        if missing:
-            return Verdict(sentence, False, f"not in the sources: {', '.join(missing[:3])}")
-        best = max(self._spans, key=lambda span: overlap(words, span[3]), default=None)
-        if best is None or overlap(words, best[3]) < MIN_OVERLAP:
-            return Verdict(sentence, False, "no source sentence says this")
-        rank, start, end, _ = best
-        chunk = self.chunks[rank]
+        """Supported (with the supporting sentence's place) or dropped (with the reason)."""
+        match, reason = self.context.check(_CITATION.sub("", sentence).strip())
+        if match is None:
+            return Verdict(sentence, False, reason)
+        chunk = self.chunks[match.text_index]
         meta = chunk.document.metadata
-        lines = line_map_of(meta)
-        first = line_of(chunk.document.page_content, start, lines)
-        last = (
-            None if first is None else first + chunk.document.page_content.count("\n", start, end)
-        )
+        text = chunk.document.page_content
+        first = line_of(text, match.start, line_map_of(meta))
+        last = None if first is None else first + text.count("\n", match.start, match.end)
         page = meta.get("page")
         return Verdict(
             sentence,
