@@ -98,7 +98,7 @@ class Settings(BaseSettings):
         "a best chunk below it = refusal.",
     )
     refusal_threshold: float = Field(
-        0.79,  # chosen with `python -m bench.eval` on three corpora (see README, Answer quality)
+        0.78,  # chosen with `python -m bench.eval` on three corpora (see README, Answer quality)
         ge=0.0,
         le=2.0,
         description="Refuse when best relevance + 0.6 x share of the question's words found in "
