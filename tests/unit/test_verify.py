@@ -84,3 +84,14 @@ def test_a_number_moved_from_another_sentence_is_not_supported() -> None:
     # a fact stated in the sentence just before the match still counts (a pronoun's antecedent)
     neighbours = Context(["Team is the plan most companies choose. It costs 12 euros a seat."])
     assert neighbours.supports("Team is the plan most companies choose at 12 euros.")
+
+
+def test_a_table_row_is_a_statement_of_its_own() -> None:
+    """A whole table is not one sentence: '25 GB' and 'RAM' in different rows support nothing."""
+    from rag_chain.support import Context, split_sentences
+
+    table = "| resource | minimum |\n|---|---|\n| RAM | 2 GB |\n| disk | 25 GB |"
+    assert split_sentences(table)[2:] == ["| RAM | 2 GB |", "| disk | 25 GB |"]
+    context = Context(["Hardware you need.\n\n" + table + "\n\nThat is all. Really all of it."])
+    assert context.supports("RAM minimum is 2 GB.")
+    assert not context.supports("The RAM minimum is 25 GB.")
