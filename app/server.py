@@ -3,7 +3,7 @@
 Thin on purpose. ``/rag`` is the chain (invoke, batch, stream, stream_log, stream_events, schemas,
 playground); ``/retriever`` is its retrieval step alone; ``/chat`` and ``/chat/stream`` keep the
 seed tutorial's contract; ``/health`` says what is loaded; ``/conversation`` is the chat chain
-(chat playground) and ``/sessions`` the stored conversations (app.conversations wires history, API
+(chat playground) and ``/sessions`` the stored conversations (app.history.conversations wires history, API
 keys and rate limits). The index and the model are opened once, in the lifespan, and the server
 never writes the index.
 """
@@ -24,15 +24,17 @@ from rag_chain import ModelWorkerError, RagResources, resources_from_settings
 from rag_chain.conversation import build_chat_chain
 from rag_core.settings import Settings, get_settings
 
-from app import access, conversations, metrics
-from app.backend_errors import index_error, install_backend_error_handlers, is_index_failure
-from app.config_guard import checked_client_config, declare_top_k
-from app.errors import install_error_handlers
-from app.limits import BodyLimitMiddleware
-from app.request_guard import langserve_body_guard, require_json
+from app import metrics
+from app.errors.api import install_error_handlers
+from app.errors.backends import index_error, install_backend_error_handlers, is_index_failure
+from app.history import conversations
+from app.langserve.body_guard import langserve_body_guard, require_json
+from app.langserve.config_guard import checked_client_config, declare_top_k
+from app.langserve.stream_errors import StreamErrorMiddleware, recorder_for
+from app.middleware import access
+from app.middleware.body_limit import BodyLimitMiddleware
 from app.routes import chat, health, ready
 from app.runtime import Runtime
-from app.stream_errors import StreamErrorMiddleware, recorder_for
 
 log = logging.getLogger("rag.server")
 

@@ -18,8 +18,8 @@ from fastapi.responses import StreamingResponse
 from langchain_core.runnables import Runnable, RunnableConfig
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.backend_errors import backend_error
-from app.errors import ApiError
+from app.errors.api import ApiError
+from app.errors.backends import backend_error
 from app.progress import Probe, model_progress_probe, wait_with_progress
 from app.runtime import Runtime, get_runtime
 

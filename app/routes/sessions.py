@@ -12,8 +12,8 @@ from typing import Any, TypeVar
 from fastapi import APIRouter, Path, Query, Request, Response
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.conversations import history_of, history_unavailable, owner_of
-from app.errors import ApiError
+from app.errors.api import ApiError
+from app.history.conversations import history_of, history_unavailable, owner_of
 
 T = TypeVar("T")
 

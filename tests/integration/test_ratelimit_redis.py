@@ -9,7 +9,7 @@ import httpx
 import pytest
 import redis
 
-from app.ratelimit import RedisRateLimiter
+from app.security.ratelimit import RedisRateLimiter
 from tests.support.servers import LiveServer
 from tests.support.services import require_redis, unique_prefix
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from rag_core.settings import load_settings
 
-from app import ratelimit
-from app.ratelimit import MemoryRateLimiter, make_rate_limiter
+from app.security import ratelimit
+from app.security.ratelimit import MemoryRateLimiter, make_rate_limiter
 from tests.support.apps import app_client, create_key
 from tests.support.fakes import fake_chat_model, fake_resources
 

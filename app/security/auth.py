@@ -3,7 +3,7 @@
 With ``RAG_AUTH=off`` (the default) nobody is identified: everyone shares the anonymous history and
 sees only the shared documents. With ``RAG_AUTH=apikey`` every request except the open paths needs a
 valid, unrevoked key; its user becomes ``request.state.user``, which the chain's owner filter and the
-history use. The check itself runs in :mod:`app.access`, before any route, so no route can forget it.
+history use. The check itself runs in :mod:`app.middleware.access`, before any route, so no route can forget it.
 """
 
 from __future__ import annotations

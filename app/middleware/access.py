@@ -17,12 +17,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.auth import Authenticator, AuthError
-from app.errors import error_body
+from app.errors.api import error_body
 from app.history.db import shared_database
 from app.history.keys import ApiKeyStore
-from app.ratelimit import RateLimiter, make_rate_limiter
 from app.runtime import Runtime
+from app.security.auth import Authenticator, AuthError
+from app.security.ratelimit import RateLimiter, make_rate_limiter
 
 log = logging.getLogger("rag.access")
 

@@ -20,7 +20,7 @@ from langchain_core.runnables import (
 )
 from rag_core.settings import Settings
 
-from app.errors import ApiError
+from app.errors.api import ApiError
 
 #: The only configurable keys a client may send.
 CLIENT_KEYS = frozenset({"k"})

@@ -4,7 +4,7 @@
 two hooks into the chat routes. ``prepare`` loads the session's recent messages and has the chat
 model rewrite a follow-up into a standalone question (rag_chain.conversation) before retrieval;
 ``finish`` stores the question, the answer and its sources. Without ``session_id`` nothing is read
-or stored. Sessions are the caller's: see :mod:`app.access` for who the caller is.
+or stored. Sessions are the caller's: see :mod:`app.middleware.access` for who the caller is.
 """
 
 from __future__ import annotations
@@ -18,12 +18,12 @@ from langchain_core.runnables import Runnable, RunnableConfig
 from rag_chain.conversation import make_condense_question
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.auth import ANONYMOUS
-from app.backend_errors import backend_error
-from app.errors import ApiError
+from app.errors.api import ApiError
+from app.errors.backends import backend_error
 from app.history.db import shared_database
 from app.history.store import HistoryStore
 from app.runtime import Runtime, get_runtime
+from app.security.auth import ANONYMOUS
 
 log = logging.getLogger("rag.conversations")
 

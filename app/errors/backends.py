@@ -18,7 +18,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from rag_chain import ModelWorkerError
 
-from app.errors import ApiError, error_response, unexpected_error
+from app.errors.api import ApiError, error_response, unexpected_error
 
 log = logging.getLogger("rag.server")
 
