@@ -1,111 +1,88 @@
 """Conversations on /chat and /chat/stream: history in, follow-ups condensed, turns stored.
 
-:func:`install` is the server extension: it opens the history database, adds ``/sessions`` and plugs
-two hooks into the chat routes. ``prepare`` loads the session's recent messages and has the chat
-model rewrite a follow-up into a standalone question (rag_chain.conversation) before retrieval;
-``finish`` stores the question, the answer and its sources. Without ``session_id`` nothing is read
-or stored. Sessions are the caller's: see :mod:`app.middleware.access` for who the caller is.
+:meth:`Conversations.start` loads the session's recent messages and has the chat model rewrite a
+follow-up into a standalone question (rag_chain's condenser) before retrieval; :meth:`finish`
+stores the question, the answer and its sources. Without ``session_id`` nothing is read or stored.
+Sessions are the caller's: the owner comes from :func:`app.security.auth.owner_of`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
+from dataclasses import dataclass
 from typing import Any
 
-from fastapi import FastAPI, Request
 from langchain_core.runnables import Runnable, RunnableConfig
-from rag_chain.conversation import make_condense_question
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.errors.api import ApiError
-from app.errors.backends import backend_error
-from app.history.db import shared_database
+from app.errors.backends import backend_error, history_unavailable
 from app.history.store import HistoryStore
-from app.runtime import Runtime, get_runtime
-from app.security.auth import ANONYMOUS
+from app.progress import ModelWait
 
 log = logging.getLogger("rag.conversations")
 
 #: Past messages read for condensing a follow-up (the condenser keeps the last few of them).
 HISTORY_LIMIT = 12
-_STANDALONE = "rag_standalone_question"
 
 
-def owner_of(request: Request) -> str:
-    """Whose conversations these are: the authenticated user, or the shared anonymous owner."""
-    return Runtime.user_of(request) or ANONYMOUS
+@dataclass(frozen=True)
+class Turn:
+    """One question on its way through /chat: as asked, and as the grounded chain will see it."""
+
+    owner: str
+    session_id: str | None
+    question: str
+    #: The follow-up rewritten into a standalone question (None outside a session).
+    standalone: str | None = None
+
+    @property
+    def chain_input(self) -> dict[str, str]:
+        """What the grounded chain is asked: the standalone form when there is one."""
+        return {"question": self.standalone or self.question}
 
 
-def history_of(request: Request) -> HistoryStore:
-    """The history store installed on this app."""
-    return get_runtime(request).extensions["history"]  # type: ignore[no-any-return]
+class Conversations:
+    """Reads a session's history before an answer and records the turn after it."""
 
+    def __init__(self, history: HistoryStore, condense: Runnable, wait: ModelWait) -> None:
+        self.history = history
+        self.condense = condense
+        self.wait = wait
 
-def history_unavailable(exc: Exception) -> ApiError:
-    """The 503 a client gets when the history database fails (the cause goes to the log)."""
-    log.error("history database error: %s", exc)
-    return ApiError(503, "the history database is unavailable; try again shortly")
+    async def start(
+        self, owner: str, session_id: str | None, question: str, config: RunnableConfig
+    ) -> Turn:
+        """The turn for ``question``: condensed against the session's history when there is one."""
+        if session_id is None:
+            return Turn(owner, None, question)
+        try:
+            past = await self.history.recent(owner, session_id, HISTORY_LIMIT)
+        except (SQLAlchemyError, OSError) as exc:
+            raise history_unavailable(exc) from None
+        try:
+            # The same progress-aware wait as the answer itself: a rewrite queued behind other
+            # generations of the shared model is not a stalled backend.
+            standalone = await self.wait(
+                self.condense.ainvoke({"question": question, "history": past}, config)
+            )
+        except Exception as exc:
+            raise backend_error(exc, self.wait.timeout) from None
+        if standalone != question:
+            log.info("follow-up rewritten: %r -> %r", question, standalone)
+        return Turn(owner, session_id, question, str(standalone))
 
-
-async def prepare(
-    runtime: Runtime, request: Request, question: str, session_id: str | None
-) -> tuple[Runnable, Any, RunnableConfig]:
-    """The grounded chain on the standalone form of ``question`` given the session's history."""
-    config = runtime.request_config(request)
-    if session_id is None:
-        return runtime.chain, {"question": question}, config
-    history: HistoryStore = runtime.extensions["history"]
-    try:
-        past = await history.recent(owner_of(request), session_id, HISTORY_LIMIT)
-    except (SQLAlchemyError, OSError) as exc:
-        raise history_unavailable(exc) from None
-    condense: Runnable = runtime.extensions["condense"]
-    timeout = runtime.settings.llm_timeout
-    try:
-        standalone = await asyncio.wait_for(
-            condense.ainvoke({"question": question, "history": past}, config), timeout=timeout
-        )
-    except Exception as exc:
-        raise backend_error(exc, timeout) from None
-    if standalone != question:
-        log.info("follow-up rewritten: %r -> %r", question, standalone)
-    setattr(request.state, _STANDALONE, standalone)
-    return runtime.chain, {"question": standalone}, config
-
-
-async def finish(
-    runtime: Runtime,
-    request: Request,
-    session_id: str | None,
-    question: str,
-    result: dict[str, Any],
-) -> None:
-    """Store the turn of a session (a storage failure is logged: the answer was already given)."""
-    if session_id is None:
-        return
-    history: HistoryStore = runtime.extensions["history"]
-    try:
-        await history.record_turn(
-            owner_of(request),
-            session_id,
-            question=question,
-            standalone_question=getattr(request.state, _STANDALONE, None),
-            answer=str(result.get("answer", "")),
-            sources=result.get("sources"),
-        )
-    except (SQLAlchemyError, OSError) as exc:
-        log.error("could not store a turn of session %r: %s", session_id, exc)
-
-
-def install(app: FastAPI, runtime: Runtime) -> None:
-    """Server extension: session history on /chat and /chat/stream, and the /sessions routes."""
-    from app.routes import sessions
-
-    runtime.extensions.update(
-        history=HistoryStore(shared_database(runtime)),
-        condense=make_condense_question(lambda: runtime.resources),
-        prepare=prepare,
-        finish=finish,
-    )
-    app.include_router(sessions.router)
+    async def finish(self, turn: Turn, result: dict[str, Any]) -> None:
+        """Store the turn of a session (a storage failure is logged: the answer was already given)."""
+        if turn.session_id is None:
+            return
+        try:
+            await self.history.record_turn(
+                turn.owner,
+                turn.session_id,
+                question=turn.question,
+                standalone_question=turn.standalone,
+                answer=str(result.get("answer", "")),
+                sources=result.get("sources"),
+            )
+        except (SQLAlchemyError, OSError) as exc:
+            log.error("could not store a turn of session %r: %s", turn.session_id, exc)

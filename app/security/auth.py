@@ -10,12 +10,27 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from fastapi import Request
 from rag_core.settings import Settings
 
 from app.history.keys import ApiKeyStore
 
 #: Owner of conversations when auth is off (not a valid user name, so no key can ever map to it).
 ANONYMOUS = "_anonymous"
+
+
+def user_of(request: Request) -> str | None:
+    """The authenticated user the access middleware set (None when auth is off).
+
+    Server-set only: this is the tenant the chain filters documents by, never a client's claim.
+    """
+    user = getattr(request.state, "user", None)
+    return user if isinstance(user, str) else None
+
+
+def owner_of(request: Request) -> str:
+    """Whose conversations these are: the authenticated user, or the shared anonymous owner."""
+    return user_of(request) or ANONYMOUS
 
 
 class AuthError(Exception):
