@@ -74,10 +74,6 @@ def fake_chat_model(reply: str = "Twelve euros per user per month.") -> GenericF
 
 Corpus = list[tuple[str, str, str | None]]
 
-#: Relevance threshold for WordHashEmbeddings on CORPUS (the unit tests' questions score >= 0.33 on
-#: their chunk, their off-domain ones < 0.3), apart from RAG_SCORE_THRESHOLD, which is tuned for MiniLM.
-FAKE_SCORE_THRESHOLD = 0.3
-
 
 def build_index(settings: Settings, embeddings: Embeddings, corpus: Corpus = CORPUS) -> None:
     """Write ``corpus`` into a fresh collection as ingest would (source, lines, owner)."""
@@ -105,8 +101,12 @@ def fake_resources(
     corpus: Corpus = CORPUS,
     **overrides: Any,
 ) -> RagResources:
-    """Resources over a temp Chroma holding CORPUS (or no collection) and a fake chat model."""
-    overrides.setdefault("score_threshold", FAKE_SCORE_THRESHOLD)
+    """Resources over a temp Chroma holding CORPUS (or no collection) and a fake chat model.
+
+    The relevance threshold is the production default (RAG_SCORE_THRESHOLD), so a unit test refuses
+    exactly where the served settings would: CORPUS questions score >= 0.33 on their chunk with
+    WordHashEmbeddings, the off-domain ones below 0.26.
+    """
     # These resources exist to test the chat-model path; extract-mode tests ask for "extract".
     overrides.setdefault("answer_mode", "generate")
     settings = load_settings(data_dir=data_dir, **overrides)
