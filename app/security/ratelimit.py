@@ -1,10 +1,12 @@
-"""Token-bucket rate limits: ``RAG_RATE_LIMIT_BURST`` requests at once, refilled at
-``RAG_RATE_LIMIT_PER_MINUTE``.
+"""Rate limits per caller with the ``limits`` library: a moving window in memory or in Redis.
 
-In memory by default (one budget per process). With ``RAG_REDIS_URL`` the bucket lives in Redis and
-is updated by one Lua script (atomic, clocked by Redis's own TIME), so every server process sharing
-that Redis draws from the same budget. If Redis becomes unreachable the limiter falls back to the
-in-memory buckets (and logs it) rather than refusing all traffic.
+``RAG_RATE_LIMIT_BURST`` requests are allowed in any window of ``BURST / RAG_RATE_LIMIT_PER_MINUTE``
+minutes: at most BURST at once, PER_MINUTE sustained. ``limits`` (the library behind slowapi) keeps
+the window atomically in memory (one budget per process) or in Redis (``RAG_REDIS_URL``: every
+server process sharing that Redis draws from the same budget), which replaced a hand-written token
+bucket and its own Lua script. One difference from that bucket: a spent burst comes back when the
+window has passed, all at once, rather than one request at a time. If Redis becomes unreachable
+the limiter falls back to the in-memory window (and logs it) rather than refusing all traffic.
 """
 
 from __future__ import annotations
@@ -15,12 +17,12 @@ import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from limits import RateLimitItem, RateLimitItemPerSecond
+from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.strategies import MovingWindowRateLimiter
 from rag_core.settings import Settings
 
 log = logging.getLogger("rag.ratelimit")
-
-#: Idle full buckets are forgotten once the in-memory table grows past this.
-MAX_MEMORY_BUCKETS = 10_000
 
 
 @dataclass(frozen=True)
@@ -37,10 +39,10 @@ class Decision:
 
 
 class RateLimiter(Protocol):
-    """Takes one token from a caller's bucket."""
+    """Counts one request against a caller's budget."""
 
     async def hit(self, key: str) -> Decision:
-        """Spend one token for ``key`` if there is one."""
+        """Spend one request for ``key`` if the budget allows it."""
         ...
 
     async def close(self) -> None:
@@ -48,95 +50,70 @@ class RateLimiter(Protocol):
         ...
 
 
-class MemoryRateLimiter:
-    """Buckets in this process's memory (monotonic clock)."""
+def window(per_minute: float, burst: int) -> RateLimitItem:
+    """BURST requests per window, the window being as long as PER_MINUTE takes to allow BURST."""
+    seconds = max(1, math.ceil(burst * 60 / per_minute))
+    return RateLimitItemPerSecond(burst, seconds)
 
-    def __init__(self, per_minute: float, burst: int) -> None:
-        self.rate = per_minute / 60.0
-        self.burst = float(burst)
-        self._buckets: dict[str, tuple[float, float]] = {}
+
+class WindowRateLimiter:
+    """A moving window per key in a ``limits`` storage."""
+
+    def __init__(self, storage: Storage, item: RateLimitItem) -> None:
+        self.storage = storage
+        self.item = item
+        self.strategy = MovingWindowRateLimiter(storage)
 
     async def hit(self, key: str) -> Decision:
-        """Refill by elapsed time, then spend one token or say when one will be there."""
-        now = time.monotonic()
-        tokens, last = self._buckets.get(key, (self.burst, now))
-        tokens = min(self.burst, tokens + (now - last) * self.rate)
-        if tokens >= 1.0:
-            self._buckets[key] = (tokens - 1.0, now)
-            self._forget_idle(now)
+        """Count the request, or say when the oldest one in the window expires."""
+        if await self.strategy.hit(self.item, key):
             return Decision(True)
-        self._buckets[key] = (tokens, now)
-        return Decision(False, (1.0 - tokens) / self.rate)
-
-    def _forget_idle(self, now: float) -> None:
-        if len(self._buckets) <= MAX_MEMORY_BUCKETS:
-            return
-        full_after = self.burst / self.rate
-        self._buckets = {k: v for k, v in self._buckets.items() if now - v[1] < full_after}
+        stats = await self.strategy.get_window_stats(self.item, key)
+        return Decision(False, max(0.0, stats.reset_time - time.time()))
 
     async def close(self) -> None:
-        """Nothing to release."""
+        """Nothing to release (a Redis limiter closes its own pool)."""
 
 
-# KEYS[1] bucket; ARGV: rate (tokens/s), burst. Returns {allowed (0/1), retry_after_ms}.
-TOKEN_BUCKET_LUA = """
-local rate = tonumber(ARGV[1])
-local burst = tonumber(ARGV[2])
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
-local tokens = tonumber(state[1])
-local ts = tonumber(state[2])
-if tokens == nil or ts == nil then
-  tokens = burst
-  ts = now
-end
-tokens = math.min(burst, tokens + math.max(0, now - ts) * rate / 1000)
-local allowed = 0
-local retry_ms = 0
-if tokens >= 1 then
-  tokens = tokens - 1
-  allowed = 1
-else
-  retry_ms = math.ceil((1 - tokens) * 1000 / rate)
-end
-redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now))
-redis.call('PEXPIRE', KEYS[1], math.ceil(burst * 1000 / rate) + 1000)
-return {allowed, retry_ms}
-"""
+class MemoryRateLimiter(WindowRateLimiter):
+    """Windows in this process's memory."""
+
+    def __init__(self, per_minute: float, burst: int) -> None:
+        super().__init__(MemoryStorage(), window(per_minute, burst))
 
 
 class RedisRateLimiter:
-    """Buckets in Redis, shared by every process using the same URL and prefix."""
+    """Windows in Redis, shared by every process using the same URL and prefix."""
 
     def __init__(self, url: str, prefix: str, per_minute: float, burst: int) -> None:
         import redis.asyncio as redis
 
-        self.client: Any = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
-        self.script = self.client.register_script(TOKEN_BUCKET_LUA)
-        self.prefix = f"{prefix}ratelimit:"
-        self.rate = per_minute / 60.0
-        self.burst = burst
+        # Our own pool, so close() can release it through redis-py's public API (limits passes
+        # its options to redis-py; its annotation only lists scalar ones).
+        self.pool = redis.ConnectionPool.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        options: dict[str, Any] = {"connection_pool": self.pool}
+        storage = RedisStorage(
+            f"async+{url}", implementation="redispy", key_prefix=f"{prefix}ratelimit", **options
+        )
+        self.shared = WindowRateLimiter(storage, window(per_minute, burst))
         self.fallback = MemoryRateLimiter(per_minute, burst)
         self._warned = False
 
     async def hit(self, key: str) -> Decision:
-        """One atomic script call; the in-memory bucket if Redis is unreachable."""
+        """One atomic Redis call; the in-memory window if Redis is unreachable."""
         try:
-            allowed, retry_ms = await self.script(
-                keys=[self.prefix + key], args=[repr(self.rate), self.burst]
-            )
+            decision = await self.shared.hit(key)
         except Exception as exc:  # any Redis failure: degrade to per-process limits
             if not self._warned:
                 log.warning("Redis rate limiting unavailable (%s); using in-memory limits", exc)
                 self._warned = True
             return await self.fallback.hit(key)
         self._warned = False
-        return Decision(bool(allowed), int(retry_ms) / 1000.0)
+        return decision
 
     async def close(self) -> None:
         """Close the connection pool."""
-        await self.client.aclose()
+        await self.pool.disconnect()
 
 
 def make_rate_limiter(settings: Settings) -> RateLimiter | None:
