@@ -4,6 +4,10 @@
 (JSON strings) as the model produces them, then ``done`` (``{"answer": full text}``), or ``error``
 (``{"message"}``) and the end of the stream. With ``Accept: text/plain`` it streams only the answer
 text, as the seed tutorial's ``curl -N`` showed.
+
+The events go out through sse-starlette (already LangServe's), with ``\n`` line ends so the bytes
+are what clients always got; it also sends a comment line every 15 s while a queued answer waits
+for the model, which clients ignore and proxies take as a sign of life.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from rag_core.settings import Settings
+from sse_starlette.sse import EventSourceResponse, ServerSentEvent
+from starlette.responses import Response
 
 from app.errors.api import ApiError
 from app.errors.backends import backend_error
@@ -75,8 +81,12 @@ async def _start(runtime: Runtime, request: Request, body: ChatRequest) -> Turn:
     )
 
 
-def _sse(event: str, data: Any) -> str:
-    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+#: Line end of the events: "\n", as /chat/stream has always sent (sse-starlette defaults to CRLF).
+SSE_SEP = "\n"
+
+
+def _sse(event: str, data: Any) -> ServerSentEvent:
+    return ServerSentEvent(data=json.dumps(data, ensure_ascii=False), event=event, sep=SSE_SEP)
 
 
 @router.post("/chat", response_model=ChatResponse)
@@ -126,9 +136,7 @@ async def _stream_events(
 
 
 @router.post("/chat/stream")
-async def chat_stream(
-    body: ChatRequest, request: Request, runtime: RuntimeDep
-) -> StreamingResponse:
+async def chat_stream(body: ChatRequest, request: Request, runtime: RuntimeDep) -> Response:
     """Stream the answer as SSE (default) or as plain text (``Accept: text/plain``)."""
     turn = await _start(runtime, request, body)
     plain = "text/plain" in request.headers.get("accept", "") and "text/event-stream" not in (
@@ -136,7 +144,7 @@ async def chat_stream(
     )
     timeout = runtime.wait.timeout
 
-    async def sse() -> AsyncIterator[str]:
+    async def sse() -> AsyncIterator[ServerSentEvent]:
         answer: list[str] = []
         result: dict[str, Any] = {}
         try:
@@ -172,7 +180,7 @@ async def chat_stream(
             return
         await runtime.conversations.finish(turn, {"answer": "".join(answer)})
 
-    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     if plain:
+        headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
         return StreamingResponse(text(), media_type="text/plain; charset=utf-8", headers=headers)
-    return StreamingResponse(sse(), media_type="text/event-stream", headers=headers)
+    return EventSourceResponse(sse(), sep=SSE_SEP)

@@ -14,8 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.llm_stub_server import StubLLMServer, free_port
-from tests.support.servers import LiveServer
+from tests.support.llm_stub_server import StubLLMServer
+from tests.support.servers import LiveServer, free_port
 from tests.support.sse import parse_sse
 
 pytestmark = pytest.mark.slow
