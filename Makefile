@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml requirements/constraints.txt $(LLAMA_WHEEL)
 	# llama-cpp-python before the rest, from a wheel built for an explicit CPU target (never native,
 	# never from pip's cache): the rest of the install then finds it satisfied and leaves it alone
 	$(LLAMA_WHEEL) $(BIN)/python $(LLAMA_CPU)
-	$(BIN)/python -m pip install -q -c requirements/constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install -q -c requirements/constraints.txt -e '.[ingest,dev]'
 	$(BIN)/python -m rag_chain.llama_build --check
 	touch $(STAMP)
 

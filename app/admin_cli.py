@@ -12,12 +12,13 @@ import json
 import sys
 from collections.abc import Awaitable, Callable
 
+from rag_core.names import USER_RULE, valid_user
 from rag_core.settings import Settings, SettingsError, load_settings
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.history.db import Database
-from app.history.keys import ApiKeyStore, valid_user
+from app.history.keys import ApiKeyStore
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -57,11 +58,7 @@ def main(argv: list[str] | None = None) -> int:
 
     async def create(store: ApiKeyStore) -> int:
         if not valid_user(args.user):
-            print(
-                "rag-admin: --user must be 1-64 letters, digits, '.', '_', '-' or '@' "
-                "and must not start with '_'",
-                file=sys.stderr,
-            )
+            print(f"rag-admin: --user must be {USER_RULE}", file=sys.stderr)
             return 2
         record, key = await store.create(args.user)
         print(key)

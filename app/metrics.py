@@ -2,9 +2,10 @@
 
 Everything is recorded without touching the routes or the chain: an ASGI middleware counts
 responses by route *template* (bounded label cardinality), and a LangChain callback handler bound
-to the published chain times the ``retrieve`` step, counts refusals (nothing relevant retrieved)
-and measures the first token of every chat-model call. Each app has its own registry, so tests can
-build many apps in one process. ``GET /metrics`` serves the text format.
+to every published runnable (app.langserve.publish) times the ``retrieve`` step, counts refusals
+(nothing relevant retrieved) and measures the first token of every chat-model call. Each app has
+its own registry, so tests can build many apps in one process. ``GET /metrics``
+(app.routes.metrics) serves the text format.
 """
 
 from __future__ import annotations
@@ -14,23 +15,22 @@ from collections.abc import Iterator
 from typing import Any
 from uuid import UUID
 
-from fastapi import FastAPI, Request, Response
 from langchain_core.callbacks import BaseCallbackHandler
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+from rag_chain import RagResources
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-from app.runtime import Runtime, get_runtime
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
 
 class Metrics:
-    """The app's metric objects, in their own registry."""
+    """The app's metric objects, in their own registry (with the model's own counters)."""
 
-    def __init__(self) -> None:
+    def __init__(self, resources: RagResources) -> None:
         self.registry = CollectorRegistry()
+        self.registry.register(ModelTokenCollector(resources))
         self.requests = Counter(
             "rag_http_requests",
             "HTTP responses by route template, method and status.",
@@ -69,12 +69,12 @@ class ModelTokenCollector(Collector):
     restarts (and whether it is up) come from its supervisor.
     """
 
-    def __init__(self, runtime: Runtime) -> None:
-        self.runtime = runtime
+    def __init__(self, resources: RagResources) -> None:
+        self.resources = resources
 
     def collect(self) -> Iterator[Metric]:
         """Yield the counters the backend keeps (only llama.cpp keeps any)."""
-        resources = self.runtime.resources
+        resources = self.resources
         generated = resources.tokens_generated()
         if generated is not None:
             family = CounterMetricFamily(
@@ -172,25 +172,3 @@ class RequestMetricsMiddleware:
         finally:
             route = getattr(scope.get("route"), "path", None) or "unmatched"
             self.metrics.requests.labels(route, scope.get("method", ""), str(status)).inc()
-
-
-def metrics_of(request: Request) -> Metrics:
-    """The app's Metrics (installed by :func:`install`)."""
-    return get_runtime(request).extensions["metrics"]  # type: ignore[no-any-return]
-
-
-def install(app: FastAPI, runtime: Runtime) -> None:
-    """Server extension: the middleware, the callback on the published chains, ``GET /metrics``."""
-    metrics = Metrics()
-    metrics.registry.register(ModelTokenCollector(runtime))
-    runtime.extensions["metrics"] = metrics
-    app.add_middleware(RequestMetricsMiddleware, metrics=metrics)
-    callback = MetricsCallback(metrics)
-    runtime.chain = runtime.chain.with_config(callbacks=[callback])
-    runtime.retriever = runtime.retriever.with_config(callbacks=[callback])
-
-    @app.get("/metrics", tags=["health"], response_class=Response)
-    async def prometheus_metrics(request: Request) -> Response:
-        """Prometheus text exposition of this server's metrics."""
-        body = generate_latest(metrics_of(request).registry)
-        return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")

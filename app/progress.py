@@ -5,6 +5,10 @@ for its first token while the model is working flat out for the others. ``RAG_LL
 meant to catch a backend that stopped making progress, not a queue: a wait only fails when neither
 this request nor the shared model (``tokens_generated``, when the model exposes it) has advanced for
 a whole timeout. Remote backends expose no counter, so for them it is a plain timeout.
+
+:class:`ModelWait` is that policy bound to the server's model and ``RAG_LLM_TIMEOUT``: every wait on
+the model in app/ (an answer, each streamed chunk, a follow-up's rewrite) goes through it, so a
+queued request never times out on one route while surviving on another.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
+
+from rag_chain import RagResources
 
 T = TypeVar("T")
 
@@ -44,3 +50,16 @@ async def wait_with_progress(aw: Awaitable[T], timeout: float, probe: Probe | No
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+
+
+class ModelWait:
+    """The server's one timeout for work on the model: ``RAG_LLM_TIMEOUT`` without progress."""
+
+    def __init__(self, resources: RagResources, timeout: float) -> None:
+        self.resources = resources
+        self.timeout = timeout
+
+    async def __call__(self, aw: Awaitable[T]) -> T:
+        """Await ``aw``; TimeoutError once neither it nor the shared model made progress."""
+        probe = model_progress_probe(self.resources.chat_model)
+        return await wait_with_progress(aw, self.timeout, probe)

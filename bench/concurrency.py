@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 import httpx
+from httpx_sse import EventSource
 
 from bench.stats import Figure, percentile
 
@@ -29,15 +30,12 @@ async def _one_stream(client: httpx.AsyncClient, url: str, route: str, question:
         async with client.stream("POST", f"{url}{route}", json=body) as response:
             if response.status_code != 200:
                 return f"{route}: HTTP {response.status_code}"
-            event = ""
-            async for line in response.aiter_lines():
-                if line.startswith("event:"):
-                    event = line[6:].strip()
-                    if event == "error":
-                        return f"{route}: error event"
-                elif line.startswith("data:") and event in ("data", "token"):
-                    payload = json.loads(line[5:])
-                    if event == "token" or (isinstance(payload, dict) and "answer" in payload):
+            async for sse in EventSource(response).aiter_sse():
+                if sse.event == "error":
+                    return f"{route}: error event"
+                if sse.event in ("data", "token"):
+                    payload = json.loads(sse.data)
+                    if sse.event == "token" or (isinstance(payload, dict) and "answer" in payload):
                         tokens += 1
     except httpx.HTTPError as exc:
         return f"{route}: {type(exc).__name__}"

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import httpx
+from httpx_sse import EventSource
 
 
 @dataclass
@@ -53,20 +54,9 @@ class StreamTiming:
 
 
 def _sse_events(response: httpx.Response) -> Iterator[tuple[str, str]]:
-    """Yield (event, data) pairs of a Server-Sent Events response as they arrive."""
-    event = "message"
-    data: list[str] = []
-    for line in response.iter_lines():
-        if not line:
-            if data:
-                yield event, "\n".join(data)
-            event, data = "message", []
-        elif line.startswith("event:"):
-            event = line[6:].strip()
-        elif line.startswith("data:"):
-            data.append(line[5:].strip())
-    if data:
-        yield event, "\n".join(data)
+    """Yield (event, data) pairs of a Server-Sent Events response as they arrive (httpx-sse)."""
+    for sse in EventSource(response).iter_sse():
+        yield sse.event, sse.data
 
 
 def stream_rag(client: httpx.Client, url: str, question: str) -> StreamTiming:

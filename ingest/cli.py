@@ -8,6 +8,7 @@ import logging
 import sys
 from pathlib import Path
 
+from rag_core.names import USER_RULE, valid_user
 from rag_core.settings import SettingsError, load_settings
 
 EPILOG = """\
@@ -73,10 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"rag-ingest: {exc}", file=sys.stderr)
         return 2
-    if args.user is not None and not _valid_user(args.user):
-        print(
-            "rag-ingest: --user must be 1-64 letters, digits, '.', '_', '-' or '@'", file=sys.stderr
-        )
+    if args.user is not None and not valid_user(args.user):
+        print(f"rag-ingest: --user must be {USER_RULE}", file=sys.stderr)
         return 2
 
     from ingest.indexer import Ingestor
@@ -110,12 +109,6 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(("dry run: " if args.dry_run else "") + report.summary(), file=sys.stderr)
     return 1 if report.failed else 0
-
-
-def _valid_user(user: str) -> bool:
-    import re
-
-    return re.fullmatch(r"[A-Za-z0-9._@-]{1,64}", user) is not None and user != "_shared"
 
 
 if __name__ == "__main__":

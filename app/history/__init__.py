@@ -1,1 +1,1 @@
-"""Chat history and API keys in one SQL database (SQLite file by default, PostgreSQL when configured)."""
+"""Conversations and API keys in one SQL database (SQLite file by default, PostgreSQL when configured)."""

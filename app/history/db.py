@@ -98,26 +98,3 @@ class Database:
     async def close(self) -> None:
         """Release the connection pool."""
         await self.engine.dispose()
-
-
-def shared_database(runtime: Any) -> Database:
-    """The server's one history/keys database, opened at start-up and closed at shutdown.
-
-    Conversations and access control both need it; whichever extension asks first creates it.
-    """
-    db: Database | None = runtime.extensions.get("database")
-    if db is not None:
-        return db
-    settings = runtime.settings
-    db = Database(settings.history_db_url, settings.table_prefix)
-    runtime.extensions["database"] = db
-
-    async def startup() -> None:
-        try:
-            await db.ready()
-        except (DBAPIError, OSError) as exc:
-            log.error("history database %s unavailable at start: %s", db.describe(), exc)
-
-    runtime.extensions.setdefault("startup", []).append(startup)
-    runtime.extensions.setdefault("shutdown", []).append(db.close)
-    return db

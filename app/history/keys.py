@@ -8,27 +8,21 @@ cannot be guessed or brute-forced from its hash.
 from __future__ import annotations
 
 import hashlib
-import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
+from rag_core.names import USER_RULE, valid_user
 from sqlalchemy import insert, select, update
 
 from app.history.db import Database, iso, utcnow
 
 KEY_PREFIX = "rag_"
-USER_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 
 
 def hash_key(key: str) -> str:
     """The stored form of a key."""
     return hashlib.sha256(key.encode()).hexdigest()
-
-
-def valid_user(name: str) -> bool:
-    """User names as rag-ingest accepts them, minus a leading underscore (reserved: ``_shared``)."""
-    return USER_PATTERN.fullmatch(name) is not None
 
 
 @dataclass(frozen=True)
@@ -60,9 +54,7 @@ class ApiKeyStore:
     async def create(self, user: str) -> tuple[ApiKey, str]:
         """A new key for ``user``: the record and the secret key (to print once, never stored)."""
         if not valid_user(user):
-            raise ValueError(
-                "user must be 1-64 letters, digits, '.', '_', '-' or '@', not starting with '_'"
-            )
+            raise ValueError(f"user must be {USER_RULE}")
         await self.db.ready()
         key_id = secrets.token_hex(4)
         key = f"{KEY_PREFIX}{key_id}_{secrets.token_urlsafe(32)}"

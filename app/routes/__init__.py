@@ -1,1 +1,1 @@
-"""Routes we own beside LangServe's: seed-compatible chat and health."""
+"""Routes we own beside LangServe's: seed-compatible chat, sessions, health, readiness, metrics."""

@@ -4,6 +4,10 @@
 (JSON strings) as the model produces them, then ``done`` (``{"answer": full text}``), or ``error``
 (``{"message"}``) and the end of the stream. With ``Accept: text/plain`` it streams only the answer
 text, as the seed tutorial's ``curl -N`` showed.
+
+The events go out through sse-starlette (already LangServe's), with ``\n`` line ends so the bytes
+are what clients always got; it also sends a comment line every 15 s while a queued answer waits
+for the model, which clients ignore and proxies take as a sign of life.
 """
 
 from __future__ import annotations
@@ -15,13 +19,17 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
-from langchain_core.runnables import Runnable, RunnableConfig
 from pydantic import BaseModel, ConfigDict, Field
+from rag_core.settings import Settings
+from sse_starlette.sse import EventSourceResponse, ServerSentEvent
+from starlette.responses import Response
 
-from app.backend_errors import backend_error
-from app.errors import ApiError
-from app.progress import Probe, model_progress_probe, wait_with_progress
-from app.runtime import Runtime, get_runtime
+from app.errors.api import ApiError
+from app.errors.backends import backend_error
+from app.history.conversations import Turn
+from app.langserve.publish import server_config
+from app.runtime import Runtime, RuntimeDep
+from app.security.auth import owner_of
 
 log = logging.getLogger("rag.chat")
 
@@ -52,39 +60,46 @@ class ChatResponse(BaseModel):
     session_id: str | None = None
 
 
-def _check(runtime: Runtime, body: ChatRequest) -> str:
+def _check(settings: Settings, body: ChatRequest) -> str:
     question = body.question.strip()
     if not question:
         raise ApiError(422, "question must not be blank")
-    if len(question) > runtime.settings.max_question_chars:
+    if len(question) > settings.max_question_chars:
         raise ApiError(
             413,
             f"question is {len(question)} characters; the limit is "
-            f"{runtime.settings.max_question_chars} (RAG_MAX_QUESTION_CHARS)",
+            f"{settings.max_question_chars} (RAG_MAX_QUESTION_CHARS)",
         )
     return question
 
 
-def _sse(event: str, data: Any) -> str:
-    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+async def _start(runtime: Runtime, request: Request, body: ChatRequest) -> Turn:
+    """The checked question as a turn of its conversation (condensed when it is a follow-up)."""
+    question = _check(runtime.settings, body)
+    return await runtime.conversations.start(
+        owner_of(request), body.session_id, question, server_config(request)
+    )
+
+
+#: Line end of the events: "\n", as /chat/stream has always sent (sse-starlette defaults to CRLF).
+SSE_SEP = "\n"
+
+
+def _sse(event: str, data: Any) -> ServerSentEvent:
+    return ServerSentEvent(data=json.dumps(data, ensure_ascii=False), event=event, sep=SSE_SEP)
 
 
 @router.post("/chat", response_model=ChatResponse)
-async def chat(body: ChatRequest, request: Request) -> ChatResponse:
+async def chat(body: ChatRequest, request: Request, runtime: RuntimeDep) -> ChatResponse:
     """Answer a question (waits for the whole answer)."""
-    runtime = get_runtime(request)
-    question = _check(runtime, body)
-    runnable, payload, config = await runtime.prepare(request, question, body.session_id)
-    probe = model_progress_probe(runtime.resources.chat_model)
+    turn = await _start(runtime, request, body)
     try:
-        result = await wait_with_progress(
-            runnable.ainvoke(payload, config), runtime.settings.llm_timeout, probe
-        )
+        result = await runtime.wait(runtime.chain.ainvoke(turn.chain_input, server_config(request)))
     except Exception as exc:
-        error = backend_error(exc, runtime.settings.llm_timeout)
+        error = backend_error(exc, runtime.wait.timeout)
         log.warning("/chat failed: %s", error.message)
         raise error from None
-    await runtime.finish(request, body.session_id, question, result)
+    await runtime.conversations.finish(turn, result)
     return ChatResponse(
         answer=result.get("answer", ""),
         sources=result.get("sources", []),
@@ -94,22 +109,18 @@ async def chat(body: ChatRequest, request: Request) -> ChatResponse:
 
 
 async def _stream_events(
-    runnable: Runnable,
-    payload: Any,
-    config: RunnableConfig,
-    timeout: float,
-    probe: Probe | None = None,
+    runtime: Runtime, request: Request, turn: Turn
 ) -> AsyncIterator[tuple[str, Any]]:
-    """The chain's stream as (event, data) pairs; a stall longer than ``timeout`` is an error.
+    """The chain's stream as (event, data) pairs; a stall longer than the timeout is an error.
 
     The limit is per chunk (a slow model that keeps producing tokens is not cut off), and time
     spent queued behind other generations of the shared model does not count (see app.progress).
     """
-    iterator = runnable.astream(payload, config).__aiter__()
+    iterator = runtime.chain.astream(turn.chain_input, server_config(request)).__aiter__()
     try:
         while True:
             try:
-                chunk = await wait_with_progress(iterator.__anext__(), timeout, probe)
+                chunk = await runtime.wait(iterator.__anext__())
             except StopAsyncIteration:
                 return
             if "sources" in chunk:
@@ -125,22 +136,19 @@ async def _stream_events(
 
 
 @router.post("/chat/stream")
-async def chat_stream(body: ChatRequest, request: Request) -> StreamingResponse:
+async def chat_stream(body: ChatRequest, request: Request, runtime: RuntimeDep) -> Response:
     """Stream the answer as SSE (default) or as plain text (``Accept: text/plain``)."""
-    runtime = get_runtime(request)
-    question = _check(runtime, body)
-    runnable, payload, config = await runtime.prepare(request, question, body.session_id)
+    turn = await _start(runtime, request, body)
     plain = "text/plain" in request.headers.get("accept", "") and "text/event-stream" not in (
         request.headers.get("accept", "")
     )
-    timeout = runtime.settings.llm_timeout
-    probe = model_progress_probe(runtime.resources.chat_model)
+    timeout = runtime.wait.timeout
 
-    async def sse() -> AsyncIterator[str]:
+    async def sse() -> AsyncIterator[ServerSentEvent]:
         answer: list[str] = []
         result: dict[str, Any] = {}
         try:
-            async for event, data in _stream_events(runnable, payload, config, timeout, probe):
+            async for event, data in _stream_events(runtime, request, turn):
                 if event == "token":
                     answer.append(data)
                 elif event == "context":
@@ -156,13 +164,13 @@ async def chat_stream(body: ChatRequest, request: Request) -> StreamingResponse:
             yield _sse("error", {"message": error.message, "error": error.code})
             return
         result["answer"] = "".join(answer)
-        await runtime.finish(request, body.session_id, question, result)
+        await runtime.conversations.finish(turn, result)
         yield _sse("done", {"answer": result["answer"]})
 
     async def text() -> AsyncIterator[str]:
         answer: list[str] = []
         try:
-            async for event, data in _stream_events(runnable, payload, config, timeout, probe):
+            async for event, data in _stream_events(runtime, request, turn):
                 if event == "token":
                     answer.append(data)
                     yield data
@@ -171,9 +179,9 @@ async def chat_stream(body: ChatRequest, request: Request) -> StreamingResponse:
             log.warning("/chat/stream failed: %s", error.message)
             yield f"\n[error] {error.message}\n"
             return
-        await runtime.finish(request, body.session_id, question, {"answer": "".join(answer)})
+        await runtime.conversations.finish(turn, {"answer": "".join(answer)})
 
-    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     if plain:
+        headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
         return StreamingResponse(text(), media_type="text/plain; charset=utf-8", headers=headers)
-    return StreamingResponse(sse(), media_type="text/event-stream", headers=headers)
+    return EventSourceResponse(sse(), sep=SSE_SEP)

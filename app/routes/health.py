@@ -6,10 +6,11 @@ import asyncio
 from concurrent.futures import ThreadPoolExecutor
 
 from fastapi import APIRouter, Request
-from rag_chain.llm import chat_model_label
+from rag_chain import chat_model_label
 from rag_core.embeddings import embeddings_label
 
-from app.runtime import get_runtime
+from app.runtime import Runtime, RuntimeDep
+from app.security.auth import user_of
 
 router = APIRouter(tags=["health"])
 
@@ -19,9 +20,9 @@ router = APIRouter(tags=["health"])
 _PROBE_EXECUTOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix="health-probe")
 
 
-async def _index_status(request: Request) -> tuple[int | None, str]:
+async def _index_status(runtime: Runtime) -> tuple[int | None, str]:
     """(chunk count, "ready" | "missing" | "error: ...") of the collection."""
-    reader = get_runtime(request).resources.reader
+    reader = runtime.resources.reader
     try:
         loop = asyncio.get_running_loop()
         count = await loop.run_in_executor(_PROBE_EXECUTOR, reader.count)
@@ -31,11 +32,10 @@ async def _index_status(request: Request) -> tuple[int | None, str]:
 
 
 @router.get("/health")
-async def health(request: Request) -> dict[str, object]:
+async def health(request: Request, runtime: RuntimeDep) -> dict[str, object]:
     """Cheap liveness and index status; works before the first ingest ("index": "missing")."""
-    runtime = get_runtime(request)
     settings = runtime.settings
-    count, index = await _index_status(request)
+    count, index = await _index_status(runtime)
     body: dict[str, object] = {
         "status": "ok" if index == "ready" else "degraded",
         "index": index,
@@ -52,7 +52,7 @@ async def health(request: Request) -> dict[str, object]:
             body["status"] = "degraded"
     if index == "missing":
         body["hint"] = "no index yet: run `rag-ingest PATH` (make run ingests the samples)"
-    if settings.auth == "apikey" and runtime.user_of(request) is None:
+    if settings.auth == "apikey" and user_of(request) is None:
         # The count includes every user's private documents: only key holders may see it.
         del body["documents"]
     return body

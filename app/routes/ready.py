@@ -12,11 +12,11 @@ from __future__ import annotations
 import asyncio
 
 import httpx
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from rag_core.settings import Settings
 
-from app.runtime import Runtime, get_runtime
+from app.runtime import Runtime, RuntimeDep
 
 router = APIRouter(tags=["health"])
 
@@ -70,9 +70,8 @@ async def probe_llm(runtime: Runtime) -> str:
 
 
 @router.get("/ready")
-async def ready(request: Request) -> JSONResponse:
+async def ready(runtime: RuntimeDep) -> JSONResponse:
     """200 when the index and the model backend both answer; 503 naming what does not."""
-    runtime = get_runtime(request)
     index, llm = await asyncio.gather(probe_index(runtime), probe_llm(runtime))
     body = {"ready": index == "ok" and llm == "ok", "index": index, "llm": llm}
     if index == "missing":

@@ -85,7 +85,9 @@ def test_pdf_chunks_carry_pages_and_markdown_chunks_lines(
     metas = list(chunks(Path(rag_env["RAG_DATA_DIR"])).values())
     pdf_pages = {m["page"] for m in metas if m["source"] == "user-guide.pdf"}
     assert pdf_pages == {1, 2, 3}
-    for meta in (m for m in metas if m["source"].endswith(".md")):
+    markdown = [m for m in metas if m["source"].endswith(".md")]
+    assert markdown, "the corpus has Markdown files"
+    for meta in markdown:
         lines = (corpus / meta["source"]).read_text().splitlines()
         assert 1 <= meta["start_line"] <= meta["end_line"] <= len(lines)
         assert lines[meta["start_line"] - 1].strip(), "a citation never starts on a blank line"

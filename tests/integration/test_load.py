@@ -47,6 +47,7 @@ def test_load_profile_has_no_unexpected_errors(
     report = json.loads(result.stdout)
     print(json.dumps(report, indent=2))
     assert report["unexpected_count"] == 0, report["unexpected"]
+    assert report["rounds"], report
     assert all(r["streams_ok"] == 8 and r["bad_requests_rejected"] == 2 for r in report["rounds"])
     assert report["ok"], report
     assert result.returncode == 0

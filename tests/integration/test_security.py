@@ -1,4 +1,4 @@
-"""Security basics on a live server: secrets stay out of logs, loopback bind by default."""
+"""Security basics on a live server: secrets stay out of logs (loopback bind: tests/unit/test_settings.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ from collections.abc import Callable
 
 import httpx
 import pytest
-from rag_core.settings import Settings
 
 from tests.support.llm_stub_server import StubLLMServer
 from tests.support.servers import LiveServer
@@ -25,18 +24,18 @@ def test_api_key_never_reaches_the_logs(
             RAG_LLM="openai",
             RAG_OPENAI_BASE_URL=stub.openai_base_url,
             RAG_OPENAI_API_KEY=SECRET,
-            RAG_LLM_TIMEOUT="2",
+            # Long enough for the OpenAI client's one retry after a 500 (with its back-off), so a
+            # failing backend is always a 503 and only a stalled one runs into the timeout (504).
+            RAG_LLM_TIMEOUT="6",
         )
         question = {"question": "Which port does Quillfeather listen on?"}
         with httpx.Client(base_url=server.url, timeout=30) as client:
             assert client.post("/chat", json=question).status_code == 200
-            for behavior in ("error", "stall", "cut"):
+            for behavior, status in (("error", 503), ("stall", 504), ("cut", 503)):
                 stub.behavior = behavior
-                assert client.post("/chat", json=question).status_code in (503, 504)
-                assert client.post("/rag/invoke", json={"input": question}).status_code in (
-                    503,
-                    504,
-                )
+                assert client.post("/chat", json=question).status_code == status, behavior
+                invoked = client.post("/rag/invoke", json={"input": question})
+                assert invoked.status_code == status, behavior
             stub.behavior = "ok"
             assert client.get("/ready").status_code == 200
             for body in (client.get("/health").text, client.get("/metrics").text):
@@ -45,7 +44,3 @@ def test_api_key_never_reaches_the_logs(
         assert sent, "the key must still be used towards the backend"
     server.stop()
     assert SECRET not in server.log()
-
-
-def test_the_server_binds_loopback_by_default() -> None:
-    assert Settings.model_fields["host"].default == "127.0.0.1"

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,7 +18,7 @@ import pytest
 from rag_core.settings import REFUSAL
 
 from tests.conftest import BIN, SAMPLES, run_ingest, wait_until
-from tests.support.servers import LiveServer, free_port
+from tests.support.servers import LiveServer, free_port, launch
 
 pytestmark = pytest.mark.slow
 
@@ -80,33 +78,12 @@ def test_open_store_picks_up_a_collection_created_later(
 def uvicorn_server(sample_index: dict[str, str], tmp_path: Path) -> Iterator[str]:
     """``uvicorn app.server:app`` (the module-level app, built from the environment's settings)."""
     port = free_port()
-    log = tmp_path / "uvicorn.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [str(BIN / "uvicorn"), "app.server:app", "--host", "127.0.0.1", "--port", str(port)],
-            env={**os.environ, **sample_index},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
+    command = [str(BIN / "uvicorn"), "app.server:app", "--host", "127.0.0.1", "--port", str(port)]
+    server = launch(command, {**os.environ, **sample_index}, port, tmp_path / "uvicorn.log")
     try:
-
-        def ready() -> bool:
-            assert process.poll() is None, log.read_text()
-            try:
-                return httpx.get(f"{url}/health", timeout=1).status_code == 200
-            except httpx.HTTPError:
-                return False
-
-        assert wait_until(ready, timeout=120, step=0.3), log.read_text()
-        yield url
+        yield server.url
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+        server.stop()
 
 
 def test_uvicorn_entry_point_serves_the_chain(uvicorn_server: str) -> None:

@@ -27,6 +27,6 @@ async def app_client(res: RagResources) -> AsyncIterator[tuple[FastAPI, httpx.As
 
 async def create_key(app: FastAPI, user: str) -> dict[str, str]:
     """A new API key for ``user`` in the app's database, as request headers."""
-    store = ApiKeyStore(app.state.runtime.extensions["database"])
+    store = ApiKeyStore(app.state.runtime.database)
     _, key = await store.create(user)
     return {"Authorization": f"Bearer {key}"}

@@ -74,13 +74,6 @@ def fake_chat_model(reply: str = "Twelve euros per user per month.") -> GenericF
 
 Corpus = list[tuple[str, str, str | None]]
 
-#: Relevance threshold for WordHashEmbeddings on CORPUS (the unit tests' questions score >= 0.33 on
-#: their chunk, their off-domain ones < 0.3), apart from RAG_SCORE_THRESHOLD, which is tuned for MiniLM.
-FAKE_SCORE_THRESHOLD = 0.3
-#: Refusal evidence threshold for the fakes (best cosine + 0.6 x known-word share): the unit tests'
-#: answerable questions reach >= 0.9, their off-domain ones are refused by the score threshold.
-FAKE_REFUSAL_THRESHOLD = 0.5
-
 
 def build_index(settings: Settings, embeddings: Embeddings, corpus: Corpus = CORPUS) -> None:
     """Write ``corpus`` into a fresh collection as ingest would (source, lines, owner)."""
@@ -108,11 +101,15 @@ def fake_resources(
     corpus: Corpus = CORPUS,
     **overrides: Any,
 ) -> RagResources:
-    """Resources over a temp Chroma holding CORPUS (or no collection) and a fake chat model."""
-    overrides.setdefault("score_threshold", FAKE_SCORE_THRESHOLD)
-    # A test that turns the score threshold off means "never refuse": the evidence rule too.
-    no_refusal = overrides["score_threshold"] == 0.0
-    overrides.setdefault("refusal_threshold", 0.0 if no_refusal else FAKE_REFUSAL_THRESHOLD)
+    """Resources over a temp Chroma holding CORPUS (or no collection) and a fake chat model.
+
+    The refusal thresholds are the production defaults (RAG_SCORE_THRESHOLD, RAG_REFUSAL_THRESHOLD),
+    so a unit test refuses exactly where the served settings would: CORPUS questions score >= 0.33
+    on their chunk with WordHashEmbeddings, the off-domain ones below 0.26.
+    """
+    if overrides.get("score_threshold") == 0.0:
+        # A test that turns the score threshold off means "never refuse": the evidence rule too.
+        overrides.setdefault("refusal_threshold", 0.0)
     # These resources exist to test the chat-model path; extract-mode tests ask for "extract".
     overrides.setdefault("answer_mode", "generate")
     settings = load_settings(data_dir=data_dir, **overrides)

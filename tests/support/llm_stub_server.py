@@ -55,13 +55,6 @@ def _not_a_cut(record: logging.LogRecord) -> bool:
     return not isinstance(exc, _Cut)
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    """A currently free TCP port (racy by nature; StubLLMServer binds port 0 itself)."""
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
-
-
 def embed_text(text: str, dim: int = 64) -> list[float]:
     """Deterministic, L2-normalised, feature-hashed bag of words.
 

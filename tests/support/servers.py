@@ -1,4 +1,10 @@
-"""Start and stop the real ``rag-serve`` process on a free loopback port, for integration tests."""
+"""Start, poll and stop real server processes: the one helper for tests and benchmarks alike.
+
+There were five copies of start / poll /health / stop and three ``free_port``s across tests and
+bench, and only one of them stopped its server when interrupted while waiting, so a Ctrl-C during a
+slow start left an orphan holding a port and a model worker. Tests and ``bench`` both import this
+module (``python -m bench`` runs from the repo root, so ``tests.support`` is importable).
+"""
 
 from __future__ import annotations
 
@@ -14,22 +20,49 @@ from pathlib import Path
 import httpx
 
 BIN = Path(sys.executable).parent
+ROOT = Path(__file__).resolve().parent.parent.parent
 
 
 def free_port(host: str = "127.0.0.1") -> int:
-    """A currently free TCP port on loopback."""
+    """A currently free TCP port on loopback (racy by nature: use it at once)."""
     with socket.socket() as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
 
 
+def _vm_hwm(pid: int) -> int | None:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    return None
+
+
+def _children(pid: int) -> list[int]:
+    """Direct children of ``pid`` (scanning /proc; empty where there is none)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(") ", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
 @dataclass
 class LiveServer:
-    """A running server process and how to reach it."""
+    """A running server process, how to reach it, and how long it took to answer its health route."""
 
     process: subprocess.Popen[bytes]
     port: int
     log_path: Path
+    ready_seconds: float = 0.0
 
     @property
     def url(self) -> str:
@@ -44,41 +77,73 @@ class LiveServer:
         """Whether the process is still running."""
         return self.process.poll() is None
 
+    def peak_rss_bytes(self) -> int | None:
+        """Peak resident memory (Linux VmHWM) of the server plus its children (the model worker).
+
+        The sum of each process's own peak: an upper bound of what they held together.
+        """
+        pids = [self.process.pid, *_children(self.process.pid)]
+        known = [peak for peak in map(_vm_hwm, pids) if peak is not None]
+        return sum(known) if known else None
+
     def stop(self) -> None:
         """Graceful stop (SIGINT), then kill if it lingers."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)
             try:
-                self.process.wait(timeout=15)
+                self.process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=5)
 
 
+def launch(
+    command: list[str],
+    env: dict[str, str],
+    port: int,
+    log_path: Path,
+    *,
+    timeout: float = 240.0,
+    health: str = "/health",
+) -> LiveServer:
+    """Spawn ``command`` and poll ``health`` every 20 ms until it answers 200 (or fail with its log).
+
+    Whatever interrupts the wait (a timeout, the process dying, Ctrl-C) stops the process first.
+    """
+    started = time.perf_counter()
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            command, env=env, stdout=log_file, stderr=subprocess.STDOUT, cwd=ROOT
+        )
+    server = LiveServer(process, port, log_path)
+    deadline = started + timeout
+    try:
+        with httpx.Client(timeout=2.0) as client:
+            while time.perf_counter() < deadline:
+                if process.poll() is not None:
+                    raise RuntimeError(
+                        f"{command[0]} exited with {process.returncode}:\n{server.log()}"
+                    )
+                try:
+                    if client.get(f"{server.url}{health}").status_code == 200:
+                        server.ready_seconds = time.perf_counter() - started
+                        return server
+                except httpx.HTTPError:
+                    pass
+                time.sleep(0.02)
+    except BaseException:  # interrupted while waiting: never leave an orphan server behind
+        server.stop()
+        raise
+    server.stop()
+    raise RuntimeError(f"{command[0]} was not ready after {timeout} s:\n{server.log()}")
+
+
 def start_server(
     env: dict[str, str], *, log_path: Path, timeout: float = 120.0, port: int | None = None
 ) -> LiveServer:
-    """Start `rag-serve` with ``env`` and wait until /health answers (or fail with its log)."""
+    """Start `rag-serve` with ``env`` (over this process's environment) until /health answers."""
     port = port or free_port()
     full_env = {**os.environ, **env}
     full_env.setdefault("PYTHONUNBUFFERED", "1")
-    log_file = log_path.open("wb")
-    process = subprocess.Popen(
-        [str(BIN / "rag-serve"), "--host", "127.0.0.1", "--port", str(port), "--log-level", "info"],
-        env=full_env,
-        stdout=log_file,
-        stderr=subprocess.STDOUT,
-    )
-    server = LiveServer(process, port, log_path)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"rag-serve exited with {process.returncode}:\n{server.log()}")
-        try:
-            if httpx.get(f"{server.url}/health", timeout=1.0).status_code == 200:
-                return server
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    server.stop()
-    raise RuntimeError(f"rag-serve did not become ready in {timeout} s:\n{server.log()}")
+    command = [str(BIN / "rag-serve"), "--host", "127.0.0.1", "--port", str(port)]
+    return launch([*command, "--log-level", "info"], full_env, port, log_path, timeout=timeout)

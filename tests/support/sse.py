@@ -6,22 +6,17 @@ import json
 from typing import Any
 
 import httpx
-from httpx_sse import connect_sse
+from httpx_sse import EventSource, connect_sse
 
 
 def parse_sse(text: str) -> list[tuple[str, Any]]:
-    """(event, decoded JSON data) pairs of a complete SSE body, in order."""
-    events = []
-    for block in text.replace("\r\n", "\n").split("\n\n"):
-        name, data = "message", []
-        for line in block.split("\n"):
-            if line.startswith("event:"):
-                name = line[6:].strip()
-            elif line.startswith("data:"):
-                data.append(line[5:].lstrip())
-        if data:
-            events.append((name, json.loads("\n".join(data))))
-    return events
+    """(event, decoded JSON data) pairs of a complete SSE body, in order (decoded by httpx-sse)."""
+    response = httpx.Response(
+        200, headers={"content-type": "text/event-stream"}, content=text.encode()
+    )
+    return [
+        (sse.event, json.loads(sse.data)) for sse in EventSource(response).iter_sse() if sse.data
+    ]
 
 
 def read_sse(url: str, body: dict[str, Any], timeout: float = 120.0) -> list[tuple[str, Any]]:

@@ -140,11 +140,16 @@ async def test_stream_turns_are_stored_too(tmp_path: Path) -> None:
 async def test_history_survives_a_restart(tmp_path: Path) -> None:
     res = fake_resources(tmp_path / "data", ExplodingChatModel())
     async with app_client(res) as (_, client):
-        await client.post("/chat", json={"question": "Who won the cup?", "session_id": "a"})
+        await client.post(
+            "/chat", json={"question": "Who won the world cup in 1998?", "session_id": "a"}
+        )
     again = fake_resources(tmp_path / "data", ExplodingChatModel(), with_index=False)
     async with app_client(again) as (_, client):
         session = (await client.get("/sessions/a")).json()
-    assert [m["content"] for m in session["messages"]] == ["Who won the cup?", REFUSAL]
+    assert [m["content"] for m in session["messages"]] == [
+        "Who won the world cup in 1998?",
+        REFUSAL,
+    ]
 
 
 async def test_chat_playground_route_is_published(tmp_path: Path) -> None:

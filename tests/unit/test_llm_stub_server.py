@@ -17,7 +17,8 @@ import pytest
 from langchain_ollama import ChatOllama, OllamaEmbeddings
 from langchain_openai import ChatOpenAI, OpenAIEmbeddings
 
-from tests.support.llm_stub_server import StubLLMServer, embed_text, free_port
+from tests.support.llm_stub_server import StubLLMServer, embed_text
+from tests.support.servers import free_port
 
 QUESTION = "What does the quarterly report say about revenue growth in Europe?"
 # "Stub answer: " + first 8 words of the question, one word per chunk.

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from tests.support.apps import app_client
 from tests.support.fakes import fake_resources
-from tests.support.llm_stub_server import StubLLMServer, free_port
+from tests.support.llm_stub_server import StubLLMServer
+from tests.support.servers import free_port
 
 PORT_Q = {"question": "Which port does Quillfeather listen on?"}
 

@@ -37,6 +37,7 @@ def test_search_equals_the_filtered_query(tmp_path: Path, user: str | None, k: i
         round(max(0.0, min(1.0, 1.0 - d)), 5) for _, d in expected
     ]
     visible = {"_shared", user}
+    assert got, "the question matches chunks every user can see"
     assert all(c.document.metadata["owner"] in visible for c in got)
 
 

@@ -63,3 +63,15 @@ def test_api_key_is_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "sk-very-secret" not in repr(settings)
     assert settings.openai_api_key.get_secret_value() == "sk-very-secret"
     assert settings.openai_base_url == "http://127.0.0.1:9/v1"
+
+
+def test_rag_serve_binds_loopback_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What rag-serve hands uvicorn when neither --host nor RAG_HOST says otherwise."""
+    import uvicorn
+
+    from app import cli
+
+    bound: dict[str, object] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: bound.update(options))
+    assert cli.main([]) == 0
+    assert (bound["host"], bound["port"]) == ("127.0.0.1", 8000)

@@ -1,6 +1,7 @@
 """The grounded RAG chain (no web code): import ``chain`` or compose its named pieces."""
 
 from rag_chain.chain import (
+    USER_KEY,
     RagResources,
     build_chain,
     build_retriever,
@@ -12,6 +13,7 @@ from rag_chain.chain import (
     resources_from_settings,
     retriever,
 )
+from rag_chain.conversation import build_chat_chain, make_condense_question
 from rag_chain.llama_supervisor import (
     ModelCrashed,
     ModelUnavailable,
@@ -19,9 +21,11 @@ from rag_chain.llama_supervisor import (
     WorkerState,
     WorkerStatus,
 )
+from rag_chain.llm import chat_model_label
 from rag_chain.schemas import Question, RagAnswer, SourceCitation
 
 __all__ = [
+    "USER_KEY",
     "ModelCrashed",
     "ModelUnavailable",
     "ModelWorkerError",
@@ -32,10 +36,13 @@ __all__ = [
     "RagResources",
     "SourceCitation",
     "build_chain",
+    "build_chat_chain",
     "build_retriever",
     "chain",
+    "chat_model_label",
     "default_resources",
     "format_sources",
+    "make_condense_question",
     "make_refuse_or_generate",
     "make_retrieve",
     "resources_from_settings",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from rag_core.settings import Settings
 
 #: Metadata key holding who may see a chunk; documents ingested without --user are shared.
@@ -9,6 +11,18 @@ OWNER_KEY = "owner"
 SHARED_OWNER = "_shared"
 #: Metadata key used by the indexing API to group a file's chunks (the path relative to its root).
 SOURCE_KEY = "source"
+
+
+#: User names, for rag-ingest --user and rag-admin create-key alike: a name one accepts, the other
+#: must too. A leading "_" is reserved for owners no key can be (``_shared``, the anonymous owner of
+#: conversations), so documents of a valid user are always reachable with that user's key.
+USER_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
+USER_RULE = "1-64 letters, digits, '.', '_', '-' or '@', starting with a letter or digit"
+
+
+def valid_user(name: str) -> bool:
+    """Whether ``name`` can own documents and hold API keys."""
+    return USER_PATTERN.fullmatch(name) is not None
 
 
 def owner_tag(user: str | None) -> str:

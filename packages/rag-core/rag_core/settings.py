@@ -127,7 +127,9 @@ class Settings(BaseSettings):
     auth: Literal["off", "apikey"] = Field("off", description="off or apikey (Bearer keys).")
     rate_limit_per_minute: float = Field(60.0, gt=0, description="Sustained requests per minute.")
     rate_limit_burst: int = Field(20, ge=1, description="Requests allowed in a burst.")
-    rate_limit_enabled: bool = Field(True, description="Token-bucket limit per key or address.")
+    rate_limit_enabled: bool = Field(
+        True, description="Rate limit per key or address (moving window)."
+    )
     table_prefix: str = Field(
         "rag_",
         pattern=r"^[a-z][a-z0-9_]{0,30}$",

@@ -3,19 +3,34 @@
 With ``RAG_AUTH=off`` (the default) nobody is identified: everyone shares the anonymous history and
 sees only the shared documents. With ``RAG_AUTH=apikey`` every request except the open paths needs a
 valid, unrevoked key; its user becomes ``request.state.user``, which the chain's owner filter and the
-history use. The check itself runs in :mod:`app.access`, before any route, so no route can forget it.
+history use. The check itself runs in :mod:`app.middleware.access`, before any route, so no route can forget it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from fastapi import Request
 from rag_core.settings import Settings
 
 from app.history.keys import ApiKeyStore
 
 #: Owner of conversations when auth is off (not a valid user name, so no key can ever map to it).
 ANONYMOUS = "_anonymous"
+
+
+def user_of(request: Request) -> str | None:
+    """The authenticated user the access middleware set (None when auth is off).
+
+    Server-set only: this is the tenant the chain filters documents by, never a client's claim.
+    """
+    user = getattr(request.state, "user", None)
+    return user if isinstance(user, str) else None
+
+
+def owner_of(request: Request) -> str:
+    """Whose conversations these are: the authenticated user, or the shared anonymous owner."""
+    return user_of(request) or ANONYMOUS
 
 
 class AuthError(Exception):

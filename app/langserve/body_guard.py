@@ -15,8 +15,8 @@ from typing import Any
 from fastapi import Request
 from rag_core.settings import Settings
 
-from app.config_guard import checked_client_config
-from app.errors import ApiError
+from app.errors.api import ApiError
+from app.langserve.config_guard import checked_client_config
 
 _STREAM_FILTERS = {
     "include_names",

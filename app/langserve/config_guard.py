@@ -5,7 +5,7 @@ are dropped before we see them) and validates it against the chain's config sche
 *declared* there, through :class:`TopKDeclaration`, a pass-through step with one configurable field:
 the schema then documents it and LangServe rejects ``k: "abc"``. :func:`checked_client_config`, run
 in ``per_req_config_modifier``, enforces the range and refuses every other key; the tenant
-(``rag_user``) is set afterwards by the server alone (:meth:`app.runtime.Runtime.request_config`).
+(``rag_user``) is set afterwards by the server alone (:func:`app.langserve.publish.server_config`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from langchain_core.runnables import (
 )
 from rag_core.settings import Settings
 
-from app.errors import ApiError
+from app.errors.api import ApiError
 
 #: The only configurable keys a client may send.
 CLIENT_KEYS = frozenset({"k"})
@@ -53,9 +53,11 @@ def declare_top_k(runnable: Runnable, settings: Settings) -> Runnable:
             description=f"Chunks retrieved for the question (1..{settings.max_top_k}).",
         )
     )
-    return (declaration | runnable).with_types(
-        input_type=runnable.InputType, output_type=runnable.OutputType
-    )
+    sequence = declaration | runnable
+    # LangServe caches schemas by name: a chain with a name of its own (the chat chain's "RagChat")
+    # keeps it, or its output schema would collide with another route's "RunnableSequenceOutput".
+    sequence.name = runnable.get_name()
+    return sequence.with_types(input_type=runnable.InputType, output_type=runnable.OutputType)
 
 
 def checked_client_config(config: dict[str, Any], settings: Settings) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from langchain_core.callbacks import BaseCallbackHandler
 from rag_chain import ModelWorkerError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.backend_errors import backend_error
+from app.errors.backends import backend_error
 
 _STATE_KEY = "rag_model_errors"
 _GENERIC = b'{"status_code": 500, "message": "Internal Server Error"}'

@@ -12,17 +12,12 @@ import json
 import logging
 from typing import Any
 
-from fastapi import FastAPI
 from sqlalchemy.exc import SQLAlchemyError
-from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.auth import Authenticator, AuthError
-from app.errors import error_body
-from app.history.db import shared_database
-from app.history.keys import ApiKeyStore
-from app.ratelimit import RateLimiter, make_rate_limiter
-from app.runtime import Runtime
+from app.errors.api import error_body
+from app.security.auth import Authenticator, AuthError
+from app.security.ratelimit import RateLimiter
 
 log = logging.getLogger("rag.access")
 
@@ -111,17 +106,3 @@ async def _reply(
     ]
     await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": body})
-
-
-def install(app: FastAPI, runtime: Runtime) -> None:
-    """Server extension: API keys (when RAG_AUTH=apikey) and rate limits in front of every route."""
-    settings = runtime.settings
-    authenticator = Authenticator(settings, ApiKeyStore(shared_database(runtime)))
-    limiter = make_rate_limiter(settings)
-    # Innermost of the user middlewares: CORS (outside) still answers preflights and decorates
-    # our 401/429 responses; the route handlers (inside) see request.state.user.
-    app.user_middleware.append(
-        Middleware(AccessMiddleware, authenticator=authenticator, limiter=limiter)  # type: ignore[arg-type]
-    )
-    if limiter is not None:
-        runtime.extensions.setdefault("shutdown", []).append(limiter.close)

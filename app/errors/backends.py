@@ -8,31 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import sqlite3
-import traceback
 
-import chromadb.errors
 import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from rag_chain import ModelWorkerError
+from rag_core.index_errors import INDEX_ERRORS, is_index_failure
 
-from app.errors import ApiError, error_response, unexpected_error
+from app.errors.api import ApiError, error_response, unexpected_error
 
 log = logging.getLogger("rag.server")
-
-
-def is_index_failure(exc: BaseException) -> bool:
-    """Whether ``exc`` comes from the vector store (damaged or unreadable index), not the model.
-
-    A Chroma client that failed to open a damaged store later fails with plain AttributeErrors
-    from inside chromadb, so where the exception was raised counts too.
-    """
-    if isinstance(exc, chromadb.errors.ChromaError | sqlite3.DatabaseError):
-        return True
-    frames = traceback.extract_tb(exc.__traceback__)
-    return bool(frames) and f"{os.sep}chromadb{os.sep}" in frames[-1].filename
 
 
 def index_error(exc: BaseException) -> ApiError:
@@ -43,6 +28,12 @@ def index_error(exc: BaseException) -> ApiError:
         f"the document index cannot be read ({text}); re-run rag-ingest or restore RAG_DATA_DIR",
         code="index_unavailable",
     )
+
+
+def history_unavailable(exc: Exception) -> ApiError:
+    """The 503 a client gets when the history database fails (the cause goes to the log)."""
+    log.error("history database error: %s", exc)
+    return ApiError(503, "the history database is unavailable; try again shortly")
 
 
 def backend_error(exc: BaseException, timeout: float) -> ApiError:
@@ -75,8 +66,7 @@ def backend_failures(*backends: str) -> tuple[type[Exception], ...]:
     failures: list[type[Exception]] = [
         ModelWorkerError,
         httpx.HTTPError,
-        chromadb.errors.ChromaError,
-        sqlite3.DatabaseError,
+        *INDEX_ERRORS,
         ConnectionError,
         TimeoutError,
     ]

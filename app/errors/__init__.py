@@ -1,0 +1,1 @@
+"""Errors over HTTP: one JSON shape (:mod:`.api`) and how backend failures map onto it (:mod:`.backends`)."""
