@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 from langchain_core.embeddings import Embeddings
 from rag_chain.lexical import lexical_terms
 from rag_chain.retrieval import IndexReader
@@ -120,3 +121,32 @@ def test_private_documents_are_found_lexically_by_their_owner_only(tmp_path: Pat
     assert _lexical_sources(reader, "heron-42", "alice") == {"diary.md"}
     assert _lexical_sources(reader, "heron-42", "bob") == set()
     assert _lexical_sources(reader, "heron-42") == set()
+
+
+def test_a_store_read_failing_mid_ingest_costs_only_the_bm25_only_hits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Seen with rag-ingest writing the embedded store: 'Error finding id' on a fresh chunk.
+
+    Twelve more error pages push qf-219.md out of the dense side's candidates, so only BM25
+    finds it and its vector must be read from the store: that read fails here.
+    """
+    more = [
+        (f"qf-{i}.md", f"Error QF-{i} means an error in the error log.", None)
+        for i in range(110, 122)
+    ]
+    settings = load_settings(data_dir=tmp_path / "data", score_threshold=0.0)
+    build_index(settings, BlindToCodes(), ERRORS + more)
+    reader = IndexReader(settings, BlindToCodes())
+    before = [c.document.metadata["source"] for c in reader.search(QUESTION, 10)]
+    assert "qf-219.md" in before
+    store = reader.store()
+    assert store is not None
+
+    def failing_get(**kwargs: object) -> dict:  # type: ignore[type-arg]
+        raise RuntimeError("Error executing plan: Internal error: Error finding id")
+
+    monkeypatch.setattr(store, "get", failing_get)
+    after = [c.document.metadata["source"] for c in reader.search(QUESTION, 10)]
+    assert "qf-219.md" not in after  # its vector could not be read: left out, not an error
+    assert after == [source for source in before if source != "qf-219.md"]

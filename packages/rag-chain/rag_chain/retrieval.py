@@ -174,12 +174,25 @@ class IndexReader:
             return self._lexical
         with self._lexical_lock:
             if key != self._lexical_key or self._lexical_store is not store:
-                self._lexical = self._sync_lexical(store)
+                fresh = self._sync_lexical(store)
+                if fresh is None:
+                    return self._lexical
+                self._lexical = fresh
                 self._lexical_key = key
                 self._lexical_store = store
         return self._lexical
 
-    def _sync_lexical(self, store: VectorStore) -> LexicalIndex:
+    def _sync_lexical(self, store: VectorStore) -> LexicalIndex | None:
+        """The index for the store's chunks now, or None when the store could not be read."""
+        try:
+            return self._read_lexical(store)
+        except Exception as exc:  # noqa: BLE001 - keep serving with the index we have
+            # A store being written by another process can fail a read half-way; the caller
+            # keeps its key unchanged, so the next question tries again.
+            log.warning("lexical index not refreshed (kept %d chunks): %s", len(self._lexical), exc)
+            return None
+
+    def _read_lexical(self, store: VectorStore) -> LexicalIndex:
         ids = list(_store_get(store, include=[])["ids"])
         if set(ids) == set(self._lexical.ids):
             return self._lexical
@@ -241,7 +254,13 @@ class IndexReader:
         by_id = {str(hit.document.id): hit for hit in dense}
         missing = [i for i in order if i not in by_id]
         if missing:
-            by_id.update(_scored_by_id(store, missing, vector))
+            try:
+                by_id.update(_scored_by_id(store, missing, vector))
+            except Exception as exc:  # noqa: BLE001 - the dense answer must not fail with it
+                # Seen while rag-ingest writes the embedded store from another process: a chunk
+                # listed a moment ago has no vector yet here ("Error finding id"). Answer from
+                # the chunks the dense side found; the next question sees the finished write.
+                log.warning("BM25-only hits skipped for this question: %s", exc)
         return [
             ScoredChunk(by_id[i].document, by_id[i].score, bm25.get(i, 0.0))
             for i in order
