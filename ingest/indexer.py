@@ -23,6 +23,9 @@ from typing import Any, Literal
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 from langchain_core.indexing import index
+
+# Private: the content-hash id index() gives a chunk. No public function computes it, and ids that
+# differ from index()'s by one byte would re-embed every chunk; held by langchain-core <2.
 from langchain_core.indexing.api import _get_document_with_hash
 from langchain_core.vectorstores import VectorStore
 from rag_core.embeddings import LazyEmbeddings
@@ -163,7 +166,7 @@ class Ingestor:
             bar.close()
         if prune:
             self._prune(store, records, seen_sources, report, dry_run)
-        report.chunks_total = count_chunks(store) if store is not None else 0  # type: ignore[arg-type]
+        report.chunks_total = count_chunks(self.settings) if store is not None else 0
         report.seconds = time.perf_counter() - started
         return report
 
@@ -294,7 +297,7 @@ class Ingestor:
 
     def _forget_records_of_lost_store(self, store: VectorStore, records: Any) -> None:
         """If the collection was emptied or recreated behind our back, stop trusting the records."""
-        if count_chunks(store) == 0:  # type: ignore[arg-type]
+        if count_chunks(self.settings) == 0:
             stale = records.list_keys()
             if stale:
                 log.warning(
@@ -309,26 +312,17 @@ def _chunk_id(doc: Document) -> str:
 
 
 def _keys_by_source(records: Any, sources: list[str]) -> dict[str, set[str]]:
-    """Recorded chunk ids of each source, in one query for the SQL record manager."""
-    if not hasattr(records, "_make_session"):
-        return {s: set(records.list_keys(group_ids=[s])) for s in sources}
-    from langchain_classic.indexes._sql_record_manager import UpsertionRecord
-
-    result: dict[str, set[str]] = {}
-    with records._make_session() as session:
-        rows = (
-            session.query(UpsertionRecord.group_id, UpsertionRecord.key)
-            .filter(UpsertionRecord.namespace == records.namespace)
-            .filter(UpsertionRecord.group_id.in_(sources))
-            .all()
-        )
-    for group_id, key in rows:
-        result.setdefault(group_id, set()).add(key)
-    return result
+    """Recorded chunk ids of each source (the record manager's public ``list_keys``)."""
+    return {source: set(records.list_keys(group_ids=[source])) for source in sources}
 
 
 def _group_ids(records: Any) -> set[str]:
-    """All sources the record store knows in its namespace."""
+    """All sources the record store knows in its namespace.
+
+    The record managers have no public call that lists group ids (``list_keys`` returns keys), and
+    ``--prune`` needs them: this reads SQLRecordManager's table through its private session and
+    model (``langchain_classic.indexes._sql_record_manager``), held by langchain-classic <2.
+    """
     if hasattr(records, "_make_session"):
         from langchain_classic.indexes._sql_record_manager import UpsertionRecord
 

@@ -81,8 +81,6 @@ class LexicalIndex:
     B = 0.75
 
     def __init__(self, docs: Sequence[LexicalDoc]) -> None:
-        import bm25s
-
         self.docs = list(docs)
         self.ids = [d.id for d in self.docs]
         self.position = {doc_id: i for i, doc_id in enumerate(self.ids)}
@@ -96,6 +94,8 @@ class LexicalIndex:
                 self.doc_freq[term] = self.doc_freq.get(term, 0) + 1
         self._bm25 = None
         if self.docs:
+            import bm25s  # imported on the first non-empty index: it is not free at start-up
+
             model = bm25s.BM25(k1=self.K1, b=self.B)
             # An empty chunk would give bm25s an empty token list: give it the empty token.
             model.index([list(d.terms) or [""] for d in self.docs], show_progress=False)

@@ -152,7 +152,7 @@ class IndexReader:
     def count(self) -> int | None:
         """Chunks in the collection, or None when there is no index."""
         store = self.store()
-        return None if store is None else count_chunks(store)  # type: ignore[arg-type]
+        return None if store is None else count_chunks(self.settings)
 
     # --- the lexical side -----------------------------------------------------------------------
     def lexical(self) -> LexicalIndex:

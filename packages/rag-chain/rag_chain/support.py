@@ -288,7 +288,8 @@ class Context:
         return self.check(sentence)[0] is not None
 
 
-_CITATION = re.compile(r"\s*\[[^\[\]\n]{1,160}\]")
+#: A citation marker as answers write them: ``[setup.md:40-42]``, ``[1]``.
+CITATION = re.compile(r"\s*\[[^\[\]\n]{1,160}\]")
 
 
 def answer_sentences(answer: str) -> list[str]:
@@ -298,7 +299,7 @@ def answer_sentences(answer: str) -> list[str]:
     """
     found: list[str] = []
     for line in answer.splitlines():
-        found.extend(split_sentences(_CITATION.sub("", line)))
+        found.extend(split_sentences(CITATION.sub("", line)))
     return found
 
 

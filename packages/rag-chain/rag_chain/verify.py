@@ -20,9 +20,8 @@ from langchain_core.runnables.utils import AddableDict
 
 from rag_chain.extract import citation_label, extract_answer, line_map_of, line_of, render
 from rag_chain.retrieval import ScoredChunk
-from rag_chain.support import Context
+from rag_chain.support import CITATION, Context
 
-_CITATION = re.compile(r"\s*\[[^\[\]\n]{1,160}\]")
 #: A sentence is complete once text follows its end mark (or a blank line / list item starts).
 _BOUNDARY = re.compile(r"(?<=[.!?])\s+(?=\S)|\n\s*\n|\n(?=\s*(?:[-*+]|\d+\.)\s)")
 
@@ -63,7 +62,7 @@ class SentenceChecker:
 
     def check(self, sentence: str) -> Verdict:
         """Supported (with the supporting sentence's place) or dropped (with the reason)."""
-        match, reason = self.context.check(_CITATION.sub("", sentence).strip())
+        match, reason = self.context.check(CITATION.sub("", sentence).strip())
         if match is None:
             return Verdict(sentence, False, reason)
         chunk = self.chunks[match.text_index]
@@ -127,7 +126,7 @@ class VerifiedAnswer:
             verdict.source or "", verdict.page, verdict.start_line, verdict.end_line
         )
         lead = "\n" if len(self.kept) > 1 else ""
-        return [AddableDict(answer=f"{lead}{_CITATION.sub('', verdict.text).strip()} [{label}]")]
+        return [AddableDict(answer=f"{lead}{CITATION.sub('', verdict.text).strip()} [{label}]")]
 
     def finish(self) -> list[AddableDict]:
         """The last sentence, then the rest of the context (or the fallback, context first).

@@ -59,6 +59,9 @@ def forget_chroma_client(settings: Settings) -> None:
     An embedded Chroma keeps its vector index in memory and never sees vectors another process
     (rag-ingest) wrote; a fresh client loads them. Clients of other stores are left alone.
     """
+    # chromadb's only public way to forget a client, SharedSystemClient.clear_system_cache(),
+    # drops every client of the process (other stores, other collections in tests); popping this
+    # one identifier is a private API, held by the chromadb pin (<1.6) in pyproject.
     from chromadb.api.shared_system_client import SharedSystemClient
 
     key = settings.chroma_url or str(settings.chroma_dir.resolve())
@@ -117,6 +120,7 @@ def make_vectorstore(
     )
 
 
-def count_chunks(store: Chroma) -> int:
-    """Number of chunks the collection holds."""
-    return int(store._collection.count())
+def count_chunks(settings: Settings, collection: str | None = None) -> int:
+    """Number of chunks the collection holds (chromadb's public ``Collection.count()``)."""
+    client = make_chroma_client(settings)
+    return int(client.get_collection(collection or settings.collection).count())
