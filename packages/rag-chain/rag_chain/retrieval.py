@@ -225,13 +225,13 @@ class IndexReader:
             return [ScoredChunk(doc, _relevance(dist)) for doc, dist in hits]
         embedder = store.embeddings or self.embeddings()  # the store's own, if it has one
         vector = embedder.embed_query(question)
-        depth = max(k, CANDIDATES)
+        depth = max(k, CANDIDATES) if self.settings.hybrid else k  # fusion wants candidates
         dense = [
             ScoredChunk(doc, _relevance(dist))
             for doc, dist in _visible_top_k(search_by_vector, vector, depth, user)
         ]
         if not self.settings.hybrid:
-            return dense[:k]
+            return dense
         lexical = self.lexical().search(question, depth, visible_owners(user))
         return self._fuse(store, vector, dense, lexical, k)
 
