@@ -35,6 +35,7 @@ from app.langserve.stream_errors import StreamErrorMiddleware
 from app.metrics import RequestMetricsMiddleware
 from app.middleware.access import AccessMiddleware
 from app.middleware.body_limit import BodyLimitMiddleware
+from app.middleware.generation_scope import GenerationScopeMiddleware
 from app.routes import chat, health, ready, sessions
 from app.routes import metrics as metrics_route
 from app.runtime import Runtime, build_runtime
@@ -42,7 +43,8 @@ from app.runtime import Runtime, build_runtime
 
 def _middleware(runtime: Runtime) -> list[Middleware]:
     """Outermost first. Metrics see every response, 413/401/429 included; CORS answers preflights
-    and decorates our 401/429; access control is innermost, so route handlers see the user."""
+    and decorates our 401/429; a request's generations stop when it ends (client gone); access
+    control is innermost, so route handlers see the user."""
     settings = runtime.settings
     stack = [Middleware(RequestMetricsMiddleware, metrics=runtime.metrics)]
     if settings.cors_origins:
@@ -56,6 +58,7 @@ def _middleware(runtime: Runtime) -> list[Middleware]:
         )
     stack += [
         Middleware(StreamErrorMiddleware, timeout=settings.llm_timeout),
+        Middleware(GenerationScopeMiddleware),
         Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
         Middleware(AccessMiddleware, authenticator=runtime.authenticator, limiter=runtime.limiter),
     ]
