@@ -75,3 +75,37 @@ def test_rag_serve_binds_loopback_by_default(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr(uvicorn, "run", lambda app, **options: bound.update(options))
     assert cli.main([]) == 0
     assert (bound["host"], bound["port"]) == ("127.0.0.1", 8000)
+
+
+@pytest.mark.parametrize(
+    ("given", "used"),
+    [
+        (
+            "postgresql://postgres@127.0.0.1:5432/rag",
+            "postgresql+asyncpg://postgres@127.0.0.1:5432/rag",
+        ),
+        ("postgres://u:p@db/rag", "postgresql+asyncpg://u:p@db/rag"),
+        ("postgresql+psycopg://u@db/rag", "postgresql+asyncpg://u@db/rag"),
+        ("postgresql+asyncpg://u@db/rag", "postgresql+asyncpg://u@db/rag"),
+        (
+            "sqlite:////var/lib/rag/history.sqlite",
+            "sqlite+aiosqlite:////var/lib/rag/history.sqlite",
+        ),
+    ],
+)
+def test_database_urls_in_every_documented_form_use_the_driver_we_ship(
+    given: str, used: str
+) -> None:
+    settings = load_settings(database_url=given)
+    assert settings.history_db_url == used
+
+
+@pytest.mark.parametrize(
+    "url", ["mysql://root@db/rag", "db.example:5432/rag", "postgresql:///rag", "http://db/rag"]
+)
+def test_an_unusable_database_url_is_one_line_naming_the_variable(url: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings(database_url=url)
+    message = str(caught.value)
+    assert message.startswith("invalid settings: RAG_DATABASE_URL: ")
+    assert "\n" not in message

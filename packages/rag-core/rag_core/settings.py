@@ -149,6 +149,11 @@ class Settings(BaseSettings):
             raise ValueError(f"expected an http(s)://host[:port] URL, got {value!r}")
         return value.rstrip("/")
 
+    @field_validator("database_url")
+    @classmethod
+    def _async_database_url(cls, value: str | None) -> str | None:
+        return async_database_url(value) if value else None
+
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
         if self.chunk_overlap >= self.chunk_size:
@@ -183,6 +188,33 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'history.sqlite').resolve()}"
+
+
+#: The drivers we ship, by the URL schemes people write (every PostgreSQL tool documents the plain
+#: ``postgresql://``; SQLAlchemy would pick psycopg for it, which is not installed).
+_ASYNC_SCHEMES = {
+    "postgresql": "postgresql+asyncpg",
+    "postgres": "postgresql+asyncpg",
+    "postgresql+asyncpg": "postgresql+asyncpg",
+    "postgresql+psycopg": "postgresql+asyncpg",
+    "postgresql+psycopg2": "postgresql+asyncpg",
+    "sqlite": "sqlite+aiosqlite",
+    "sqlite+aiosqlite": "sqlite+aiosqlite",
+}
+
+
+def async_database_url(url: str) -> str:
+    """``url`` with its scheme mapped to the async driver we ship; ValueError names what works."""
+    scheme, sep, rest = url.partition("://")
+    target = _ASYNC_SCHEMES.get(scheme.lower()) if sep else None
+    if target is None:
+        raise ValueError(
+            f"expected postgresql://user@host:port/db or sqlite:///path, got {scheme or url!r}"
+            " (other databases are not supported)"
+        )
+    if target.startswith("postgresql") and not rest.split("/", 1)[0]:
+        raise ValueError("a postgresql:// URL needs a host, e.g. postgresql://user@host:5432/db")
+    return f"{target}://{rest}"
 
 
 def _describe(error: ValidationError) -> str:
