@@ -24,6 +24,7 @@ from rag_chain import (
     build_chat_chain,
     build_retriever,
     resources_from_settings,
+    with_readable_text,
 )
 from rag_core.settings import Settings, get_settings
 from starlette.middleware import Middleware
@@ -102,7 +103,8 @@ def create_app(
         return resources
 
     publisher = runtime.publisher
-    publisher.add_routes(app, build_chain(provider), "/rag")
+    # `content` (the answer, then its sources) is what the /rag playground shows as one text
+    publisher.add_routes(app, with_readable_text(build_chain(provider)), "/rag")
     publisher.add_routes(app, build_retriever(provider), "/retriever")
     publisher.add_routes(app, build_chat_chain(provider), "/conversation", chat=True)
 

@@ -22,7 +22,8 @@ from rag_chain.llama_supervisor import (
     WorkerStatus,
 )
 from rag_chain.llm import chat_model_label
-from rag_chain.schemas import Question, RagAnswer, SourceCitation
+from rag_chain.readable import with_readable_text
+from rag_chain.schemas import Question, RagAnswer, ReadableRagAnswer, SourceCitation
 
 __all__ = [
     "USER_KEY",
@@ -33,6 +34,7 @@ __all__ = [
     "WorkerStatus",
     "Question",
     "RagAnswer",
+    "ReadableRagAnswer",
     "RagResources",
     "SourceCitation",
     "build_chain",
@@ -47,4 +49,5 @@ __all__ = [
     "make_retrieve",
     "resources_from_settings",
     "retriever",
+    "with_readable_text",
 ]
