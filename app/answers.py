@@ -16,6 +16,10 @@ from app.history.conversations import Turn
 from app.langserve.publish import server_config
 from app.runtime import Runtime
 
+#: Line end of streamed events: "\n", as /chat/stream has always sent (sse-starlette defaults to
+#: CRLF); /v1 streams use it too.
+SSE_SEP = "\n"
+
 
 async def answer_events(
     runtime: Runtime, request: Request, turn: Turn

@@ -20,6 +20,7 @@ from langchain_core.runnables import RunnableConfig
 from sse_starlette.sse import EventSourceResponse
 from starlette.responses import Response
 
+from app.answers import SSE_SEP
 from app.errors.api import ApiError
 from app.errors.backends import backend_error
 from app.history.conversations import Turn
@@ -36,7 +37,7 @@ from app.openai_api.schemas import (
     ModelList,
     OpenAIError,
 )
-from app.openai_api.streaming import SSE_SEP, Completion, completion_events
+from app.openai_api.streaming import Completion, completion_events
 from app.openai_api.usage import usage_of
 from app.runtime import Runtime, RuntimeDep
 from app.security.auth import owner_of
@@ -95,7 +96,7 @@ async def _start(runtime: Runtime, request: Request, body: ChatCompletionRequest
     """The checked request as a turn: the last user message, condensed against the turns before."""
     if body.model != runtime.settings.api_model_id:
         raise _model_not_found(body.model, runtime)
-    if body.n != 1:
+    if body.n not in (None, 1):
         raise bad_request(f"only n=1 is supported, got n={body.n}", "n")
     conversation = read_conversation(body.messages, runtime.settings)
     return await runtime.conversations.condensed(

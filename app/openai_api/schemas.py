@@ -38,7 +38,7 @@ class StreamOptions(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    include_usage: bool = False
+    include_usage: bool | None = False
 
 
 class ChatCompletionRequest(BaseModel):
@@ -53,9 +53,10 @@ class ChatCompletionRequest(BaseModel):
         "assistant turns make a follow-up understandable. System messages are ignored: the "
         "grounded prompt is the server's.",
     )
-    stream: bool = False
+    # Nullable as in OpenAI's spec: some clients send ``null`` for "the default".
+    stream: bool | None = False
     stream_options: StreamOptions | None = None
-    n: int = Field(1, description="Only 1 is supported.")
+    n: int | None = Field(1, description="Only 1 is supported.")
     # Accepted so clients that always send them work; the server's settings decide.
     temperature: float | None = None
     top_p: float | None = None
@@ -67,7 +68,7 @@ class ChatCompletionRequest(BaseModel):
     @property
     def include_usage(self) -> bool:
         """Whether a streamed answer ends with a usage chunk."""
-        return self.stream_options is not None and self.stream_options.include_usage
+        return self.stream_options is not None and bool(self.stream_options.include_usage)
 
 
 class ModelCard(BaseModel):

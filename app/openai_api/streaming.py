@@ -22,7 +22,7 @@ from typing import Any
 from fastapi import Request
 from sse_starlette.sse import ServerSentEvent
 
-from app.answers import answer_events
+from app.answers import SSE_SEP, answer_events
 from app.errors.backends import backend_error
 from app.history.conversations import Turn
 from app.openai_api.citations import citations_footer
@@ -32,8 +32,6 @@ from app.runtime import Runtime
 
 log = logging.getLogger("rag.openai")
 
-#: Line end of the events, as /chat/stream sends them (sse-starlette defaults to CRLF).
-SSE_SEP = "\n"
 DONE = "[DONE]"
 
 

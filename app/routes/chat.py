@@ -24,7 +24,7 @@ from rag_core.settings import Settings
 from sse_starlette.sse import EventSourceResponse, ServerSentEvent
 from starlette.responses import Response
 
-from app.answers import answer_events
+from app.answers import SSE_SEP, answer_events
 from app.errors.api import ApiError
 from app.errors.backends import backend_error
 from app.history.conversations import Turn
@@ -80,10 +80,6 @@ async def _start(runtime: Runtime, request: Request, body: ChatRequest) -> Turn:
     return await runtime.conversations.start(
         owner_of(request), body.session_id, question, server_config(request)
     )
-
-
-#: Line end of the events: "\n", as /chat/stream has always sent (sse-starlette defaults to CRLF).
-SSE_SEP = "\n"
 
 
 def _sse(event: str, data: Any) -> ServerSentEvent:

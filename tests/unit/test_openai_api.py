@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import openai
 import pytest
 from fastapi import FastAPI
 from httpx_sse import EventSource
@@ -16,8 +17,14 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatResult
 from rag_core.settings import REFUSAL
 
+from app.openai_api.citations import citation_label, citations_footer, strip_citations
 from tests.support.apps import app_client, create_key
-from tests.support.fakes import ExplodingChatModel, fake_chat_model, fake_resources
+from tests.support.fakes import (
+    ExplodingChatModel,
+    SlowFakeChatModel,
+    fake_chat_model,
+    fake_resources,
+)
 
 PRICING_Q = "How much does the Team plan cost?"
 OFF_DOMAIN_Q = "Quels sont les meilleurs fromages?"
@@ -130,12 +137,14 @@ async def test_completion_answers_with_sources_and_numbered_citations(
     assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
 
 
-async def test_content_as_a_list_of_text_parts(client: httpx.AsyncClient) -> None:
+async def test_content_as_a_list_of_text_parts_and_null_defaults(client: httpx.AsyncClient) -> None:
     parts = [
         {"type": "text", "text": "How much does the Team plan"},
         {"type": "text", "text": "cost?"},
     ]
-    body = {"model": MODEL, "messages": [{"role": "user", "content": parts}]}
+    # Nulls for "the default", as some clients send them.
+    defaults = {"stream": None, "n": None, "stream_options": None, "temperature": None}
+    body = {"model": MODEL, "messages": [{"role": "user", "content": parts}], **defaults}
     response = await client.post("/v1/chat/completions", json=body)
     assert response.status_code == 200, response.text
     assert [s["source"] for s in response.json()["sources"]] == ["pricing.md"]
@@ -362,3 +371,51 @@ async def test_rate_limits_are_openai_429s(tmp_path: Path) -> None:
             limited, 429, code="rate_limit_exceeded", param=None, kind="rate_limit_error"
         )
         assert int(limited.headers["retry-after"]) >= 1
+
+
+async def test_a_stalled_model_is_an_openai_error_whole_and_mid_stream(tmp_path: Path) -> None:
+    res = fake_resources(
+        tmp_path / "data", SlowFakeChatModel(reply=REPLY, delay=3.0), llm_timeout=0.5
+    )
+    async with app_client(res) as (_, client):
+        whole = await client.post("/v1/chat/completions", json=ask())
+        assert_openai_error(whole, 504, code="backend_timeout", param=None, kind="server_error")
+
+        events = data_events(
+            (await client.post("/v1/chat/completions", json=ask(stream=True))).text
+        )
+        assert events[0]["choices"][0]["delta"]["role"] == "assistant"
+        assert events[-1]["error"]["code"] == "backend_timeout", "no [DONE] after an error"
+        assert events[-1]["error"]["type"] == "server_error"
+
+        # The official client raises it, whole and mid-stream.
+        official = openai.AsyncOpenAI(
+            base_url="http://test/v1", api_key="unused", http_client=client, max_retries=0
+        )
+        with pytest.raises(openai.InternalServerError) as stalled:
+            await official.chat.completions.create(**ask())
+        assert stalled.value.status_code == 504 and stalled.value.code == "backend_timeout"
+        stream = await official.chat.completions.create(**ask(), stream=True)
+        with pytest.raises(openai.APIError, match="did not answer within"):
+            async for _ in stream:
+                pass
+
+
+def test_citations_name_file_page_and_lines_and_come_off_again() -> None:
+    sources: list[dict[str, Any]] = [
+        {"source": "setup.md", "page": None, "start_line": 7, "end_line": 9},
+        {"source": "manual.pdf", "page": 3, "start_line": None, "end_line": None},
+        {"source": "notes.txt", "page": None, "start_line": 4, "end_line": 4},
+    ]
+    assert [citation_label(s) for s in sources] == [
+        "setup.md, lines 7-9",
+        "manual.pdf, p. 3",
+        "notes.txt, line 4",
+    ]
+    footer = citations_footer(sources)
+    assert footer == (
+        "\n\nSources:\n[1] setup.md, lines 7-9\n[2] manual.pdf, p. 3\n[3] notes.txt, line 4"
+    )
+    assert citations_footer([]) == ""
+    assert strip_citations("Port 7420." + footer) == "Port 7420."
+    assert strip_citations("No list here.") == "No list here."
