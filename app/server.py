@@ -45,8 +45,9 @@ from app.runtime import Runtime, build_runtime
 
 def _middleware(runtime: Runtime) -> list[Middleware]:
     """Outermost first. Metrics see every response, 413/401/429 included; CORS answers preflights
-    and decorates our 401/429; a request's generations stop when it ends (client gone); access
-    control is innermost, so route handlers see the user."""
+    and decorates our 401/429; errors on /v1 are then rewritten in OpenAI's shape; a request's
+    generations stop when it ends (client gone); access control is innermost, so route handlers
+    see the user."""
     settings = runtime.settings
     stack = [Middleware(RequestMetricsMiddleware, metrics=runtime.metrics)]
     if settings.cors_origins:
