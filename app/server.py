@@ -37,6 +37,8 @@ from app.metrics import RequestMetricsMiddleware
 from app.middleware.access import AccessMiddleware
 from app.middleware.body_limit import BodyLimitMiddleware
 from app.middleware.generation_scope import GenerationScopeMiddleware
+from app.openai_api import routes as openai_routes
+from app.openai_api.errors import OpenAIErrorMiddleware
 from app.routes import chat, health, ready, sessions
 from app.routes import metrics as metrics_route
 from app.runtime import Runtime, build_runtime
@@ -44,8 +46,9 @@ from app.runtime import Runtime, build_runtime
 
 def _middleware(runtime: Runtime) -> list[Middleware]:
     """Outermost first. Metrics see every response, 413/401/429 included; CORS answers preflights
-    and decorates our 401/429; a request's generations stop when it ends (client gone); access
-    control is innermost, so route handlers see the user."""
+    and decorates our 401/429; errors on /v1 are then rewritten in OpenAI's shape; a request's
+    generations stop when it ends (client gone); access control is innermost, so route handlers
+    see the user."""
     settings = runtime.settings
     stack = [Middleware(RequestMetricsMiddleware, metrics=runtime.metrics)]
     if settings.cors_origins:
@@ -58,6 +61,8 @@ def _middleware(runtime: Runtime) -> list[Middleware]:
             )
         )
     stack += [
+        # Errors on /v1 in OpenAI's shape, whoever answered them (access, body limit, routes).
+        Middleware(OpenAIErrorMiddleware),
         Middleware(StreamErrorMiddleware, timeout=settings.llm_timeout),
         Middleware(GenerationScopeMiddleware),
         Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
@@ -98,6 +103,7 @@ def create_app(
     app.include_router(chat.router, dependencies=[Depends(require_json)])
     app.include_router(sessions.router)
     app.include_router(metrics_route.router)
+    app.include_router(openai_routes.router, dependencies=[Depends(require_json)])
 
     def provider() -> RagResources:
         return resources

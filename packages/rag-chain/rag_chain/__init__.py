@@ -1,5 +1,6 @@
 """The grounded RAG chain (no web code): import ``chain`` or compose its named pieces."""
 
+from rag_chain.budget import token_counter
 from rag_chain.chain import (
     USER_KEY,
     RagResources,
@@ -49,5 +50,6 @@ __all__ = [
     "make_retrieve",
     "resources_from_settings",
     "retriever",
+    "token_counter",
     "with_readable_text",
 ]

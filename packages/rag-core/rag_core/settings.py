@@ -118,6 +118,12 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(
         default_factory=list, description="Allowed CORS origins (JSON list); empty = CORS off."
     )
+    api_model_id: str = Field(
+        "quill-rag",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$",
+        description="Model id of the OpenAI-compatible API (/v1): what GET /v1/models lists and "
+        "the only `model` /v1/chat/completions accepts.",
+    )
 
     # --- users, history, limits (see README) ---------------------------------------------
     database_url: str | None = Field(
