@@ -28,6 +28,7 @@ from rag_chain import (
 )
 from rag_core.settings import Settings, get_settings
 from starlette.middleware import Middleware
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from app.errors.api import install_error_handlers
 from app.errors.backends import install_backend_error_handlers
@@ -45,12 +46,18 @@ from app.runtime import Runtime, build_runtime
 
 
 def _middleware(runtime: Runtime) -> list[Middleware]:
-    """Outermost first. Metrics see every response, 413/401/429 included; CORS answers preflights
-    and decorates our 401/429; errors on /v1 are then rewritten in OpenAI's shape; a request's
+    """Outermost first. A trusted proxy's X-Forwarded-For names the client; metrics see every
+    response, 413/401/429 included; CORS answers preflights and decorates our 401/429; errors on /v1 are then rewritten in OpenAI's shape; a request's
     generations stop when it ends (client gone); access control is innermost, so route handlers
     see the user."""
     settings = runtime.settings
-    stack = [Middleware(RequestMetricsMiddleware, metrics=runtime.metrics)]
+    stack: list[Middleware] = []
+    if settings.trusted_proxies:
+        # The client's address from X-Forwarded-For, only when the peer is a proxy we trust (the
+        # rightmost untrusted entry: what the proxy itself saw). Rate limits per address need it:
+        # behind a proxy every client otherwise shares the proxy's address.
+        stack.append(Middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies))
+    stack.append(Middleware(RequestMetricsMiddleware, metrics=runtime.metrics))
     if settings.cors_origins:
         stack.append(
             Middleware(

@@ -7,13 +7,14 @@ around as an object: nothing else in the code base reads ``os.environ``.
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import urlparse
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_COLLECTION = "docs"
 REFUSAL = "I don't know based on the provided data."
@@ -118,6 +119,11 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(
         default_factory=list, description="Allowed CORS origins (JSON list); empty = CORS off."
     )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Reverse proxies (IPs or CIDR networks, comma-separated) whose "
+        "X-Forwarded-For names the client; empty = the peer address is the client.",
+    )
     api_model_id: str = Field(
         "quill-rag",
         pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$",
@@ -154,6 +160,22 @@ class Settings(BaseSettings):
         if parsed.scheme not in ("http", "https") or not parsed.hostname:
             raise ValueError(f"expected an http(s)://host[:port] URL, got {value!r}")
         return value.rstrip("/")
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _networks(cls, value: object) -> list[str]:
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, list | tuple):
+            raise ValueError("expected comma-separated IP addresses or CIDR networks")
+        networks = []
+        for item in (str(part).strip() for part in items):
+            if not item:
+                continue
+            try:
+                networks.append(str(ipaddress.ip_network(item, strict=False)))
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address or CIDR network") from None
+        return networks
 
     @field_validator("database_url")
     @classmethod
