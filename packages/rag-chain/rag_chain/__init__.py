@@ -23,6 +23,7 @@ from rag_chain.llama_supervisor import (
 )
 from rag_chain.llm import chat_model_label
 from rag_chain.readable import with_readable_text
+from rag_chain.retrieval import visible_owners
 from rag_chain.schemas import Question, RagAnswer, ReadableRagAnswer, SourceCitation
 
 __all__ = [
@@ -49,5 +50,6 @@ __all__ = [
     "make_retrieve",
     "resources_from_settings",
     "retriever",
+    "visible_owners",
     "with_readable_text",
 ]
