@@ -10,8 +10,8 @@ a client polls shows progress and per-file failures while the run goes on::
     {"event": "file", "name": "bomb.docx", "status": "failed", "error": "the .docx would ..."}
     {"event": "end", "chunks_total": 245}
 
-It lowers its own CPU priority first (``RAG_INGEST_NICE``) so answers are not starved; the server
-also starts it with one BLAS/torch thread. Exit codes: 0 ok, 1 some file failed, 2 usage error.
+The server starts it at a lower CPU priority (``RAG_INGEST_NICE``) with one BLAS/torch thread, so
+answers are not starved. Exit codes: 0 ok, 1 some file failed, 2 usage error.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -87,7 +86,6 @@ def main(argv: list[str] | None = None) -> int:
     if bool(args.delete) == bool(args.files):
         print("upload_ingest: give FILE... or --delete SOURCE", file=sys.stderr)
         return 2
-    os.nice(settings.ingest_nice)  # below the server: answers keep their CPU while this embeds
     ingestor = Ingestor(settings, user=args.owner)
     if args.delete:
         delete_document(ingestor, args.delete, _emit_line)

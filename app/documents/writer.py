@@ -3,7 +3,7 @@
 The server only reads the index; writing it loads torch and sentence-transformers (~5 s, hundreds
 of MB) and keeps a core busy while it embeds. So each job runs the real ingest pipeline in a child
 process: started with the server's own settings (exported as ``RAG_*`` variables, so what a client
-sends never reaches them), one BLAS/torch thread, and a lower CPU priority it sets itself. The
+sends never reaches them), one BLAS/torch thread, and a lower CPU priority (``RAG_INGEST_NICE``). The
 server reads its JSON lines (one per file) and never imports torch.
 """
 
@@ -81,6 +81,7 @@ class ChildProcessWriter:
 
     def __init__(self, settings: Settings) -> None:
         self.env = child_environment(settings)
+        self.nice = settings.ingest_nice
         self._process: asyncio.subprocess.Process | None = None
 
     async def ingest(self, owner: str, files: list[Path]) -> AsyncIterator[dict[str, Any]]:
@@ -113,6 +114,10 @@ class ChildProcessWriter:
             stderr=asyncio.subprocess.PIPE,
         )
         self._process = process
+        # Below the server from its first instruction: answers keep their CPU while it embeds.
+        # (never above the server's own priority: raising one needs privileges).
+        current = os.getpriority(os.PRIO_PROCESS, 0)
+        os.setpriority(os.PRIO_PROCESS, process.pid, max(self.nice, current))
         assert process.stdout is not None and process.stderr is not None
         stderr_task = asyncio.create_task(_tail(process.stderr))
         try:
