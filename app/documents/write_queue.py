@@ -39,26 +39,41 @@ class WriteQueue:
         self.writer = writer
         self.jobs = jobs
         self.storage = storage
-        self._queue: asyncio.Queue[Callable[[], Awaitable[None]]] = asyncio.Queue()
+        self._queue: asyncio.Queue[Callable[[], Awaitable[None]]] | None = None
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        """Start the background task (in the server's event loop)."""
-        if self._task is None:
-            self._task = asyncio.create_task(self._work(), name="document-writer")
+        """Start the background task in the running event loop.
+
+        An app's lifespan may be entered again from another event loop (test clients do): the
+        queue and its task then belong to the loop that entered last.
+        """
+        loop = asyncio.get_running_loop()
+        if self._task is None or self._task.get_loop() is not loop:
+            self._queue = asyncio.Queue()
+            self._task = loop.create_task(self._work(self._queue), name="document-writer")
 
     async def stop(self) -> None:
         """Stop the task and the child it runs; unfinished jobs fail at the next start."""
-        if self._task is not None:
-            self._task.cancel()
-            await self.writer.close()
+        task, self._task = self._task, None
+        if task is None:
+            return
+        await self.writer.close()
+        if task.get_loop() is asyncio.get_running_loop():
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+                await task
+        elif not task.get_loop().is_closed():
+            task.get_loop().call_soon_threadsafe(task.cancel)
+
+    def _put(self, operation: Callable[[], Awaitable[None]]) -> None:
+        if self._queue is None:
+            raise RuntimeError("the document writer is not running (server not started)")
+        self._queue.put_nowait(operation)
 
     def submit(self, job: IngestJob) -> None:
         """Queue a job whose row and staged files exist."""
-        self._queue.put_nowait(lambda: self._ingest(job))
+        self._put(lambda: self._ingest(job))
 
     async def delete(self, owner: str, source: str) -> int:
         """Remove a document after the work queued before it; returns the chunks removed."""
@@ -73,12 +88,12 @@ class WriteQueue:
             else:
                 done.set_result(removed)
 
-        self._queue.put_nowait(run)
+        self._put(run)
         return await done
 
-    async def _work(self) -> None:
+    async def _work(self, queue: asyncio.Queue[Callable[[], Awaitable[None]]]) -> None:
         while True:
-            operation = await self._queue.get()
+            operation = await queue.get()
             try:
                 await operation()
             except asyncio.CancelledError:
