@@ -106,17 +106,19 @@ class WriteQueue:
         try:
             await self.jobs.set_status(job.job_id, "running")
             done = failed = 0
-            async for event in self.writer.ingest(job.owner, job.files):
-                if event.get("event") != "file":
-                    continue
-                name = str(event.get("name"))
-                outcome = {k: v for k, v in event.items() if k not in ("event", "name")}
-                if outcome.get("status") == "done":
-                    self.storage.commit(job.owner, job.job_id, name)
-                    done += 1
-                else:
-                    failed += 1
-                await self.jobs.record_file(job.job_id, name, outcome)
+            # aclosing: whatever stops this loop also stops the child at once.
+            async with contextlib.aclosing(self.writer.ingest(job.owner, job.files)) as events:
+                async for event in events:
+                    if event.get("event") != "file":
+                        continue
+                    name = str(event.get("name"))
+                    outcome = {k: v for k, v in event.items() if k not in ("event", "name")}
+                    if outcome.get("status") == "done":
+                        self.storage.commit(job.owner, job.job_id, name)
+                        done += 1
+                    else:
+                        failed += 1
+                    await self.jobs.record_file(job.job_id, name, outcome)
             if done == 0 and failed == 0:
                 raise WriterFailed("the ingest process reported no file")
             await self.jobs.set_status(

@@ -14,7 +14,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -41,7 +41,7 @@ class WriterFailed(RuntimeError):
 class IndexWriter(Protocol):
     """Writes uploads into the index and removes documents from it (one call at a time)."""
 
-    def ingest(self, owner: str, files: list[Path]) -> AsyncIterator[dict[str, Any]]:
+    def ingest(self, owner: str, files: list[Path]) -> AsyncGenerator[dict[str, Any], None]:
         """Ingest ``files`` for ``owner``, yielding upload_ingest's events as they happen."""
         ...
 
@@ -84,7 +84,7 @@ class ChildProcessWriter:
         self.nice = settings.ingest_nice
         self._process: asyncio.subprocess.Process | None = None
 
-    async def ingest(self, owner: str, files: list[Path]) -> AsyncIterator[dict[str, Any]]:
+    async def ingest(self, owner: str, files: list[Path]) -> AsyncGenerator[dict[str, Any], None]:
         """Run the child over ``files`` and yield each JSON event it prints."""
         async for event in self._run(["--owner", owner, *map(str, files)]):
             yield event
@@ -104,7 +104,7 @@ class ChildProcessWriter:
             process.kill()
             await process.wait()
 
-    async def _run(self, args: list[str]) -> AsyncIterator[dict[str, Any]]:
+    async def _run(self, args: list[str]) -> AsyncGenerator[dict[str, Any], None]:
         command = [sys.executable, "-m", "ingest.upload_ingest", *args]
         process = await asyncio.create_subprocess_exec(
             *command,

@@ -9,7 +9,7 @@ which the integration tests cover with the real child.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,7 @@ class InProcessWriter:
     def _ingestor(self, owner: str) -> Ingestor:
         return Ingestor(self.settings, user=owner, embeddings=WordHashEmbeddings())
 
-    async def ingest(self, owner: str, files: list[Path]) -> AsyncIterator[dict[str, Any]]:
+    async def ingest(self, owner: str, files: list[Path]) -> AsyncGenerator[dict[str, Any], None]:
         self.calls.append(("ingest", owner, [f.name for f in files]))
         events: list[dict[str, Any]] = []
         await asyncio.to_thread(ingest_files, self._ingestor(owner), files, events.append)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import os
 import zipfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from pathlib import Path
 from typing import Any
 
@@ -187,7 +187,7 @@ async def test_unfinished_jobs_of_a_dead_process_on_this_host_are_failed(tmp_pat
 class _BrokenWriter:
     """A writer whose process dies after the first file."""
 
-    async def ingest(self, owner: str, files: list[Path]) -> AsyncIterator[dict[str, Any]]:
+    async def ingest(self, owner: str, files: list[Path]) -> AsyncGenerator[dict[str, Any], None]:
         yield {"event": "file", "name": files[0].name, "status": "done", "added": 1}
         raise WriterFailed("the ingest process exited with code -9: killed")
 
