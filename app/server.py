@@ -30,6 +30,7 @@ from rag_core.settings import Settings, get_settings
 from starlette.middleware import Middleware
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from app.documents import routes as documents
 from app.errors.api import install_error_handlers
 from app.errors.backends import install_backend_error_handlers
 from app.langserve.body_guard import require_json
@@ -72,7 +73,11 @@ def _middleware(runtime: Runtime) -> list[Middleware]:
         Middleware(OpenAIErrorMiddleware),
         Middleware(StreamErrorMiddleware, timeout=settings.llm_timeout),
         Middleware(GenerationScopeMiddleware),
-        Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
+        Middleware(
+            BodyLimitMiddleware,
+            max_bytes=settings.max_body_bytes,
+            upload_paths={"/documents": runtime.documents.limits.max_request_bytes},
+        ),
         Middleware(AccessMiddleware, authenticator=runtime.authenticator, limiter=runtime.limiter),
     ]
     return stack
@@ -109,6 +114,7 @@ def create_app(
     app.include_router(ready.router)
     app.include_router(chat.router, dependencies=[Depends(require_json)])
     app.include_router(sessions.router)
+    app.include_router(documents.router)
     app.include_router(metrics_route.router)
     app.include_router(openai_routes.router, dependencies=[Depends(require_json)])
 

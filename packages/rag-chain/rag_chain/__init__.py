@@ -24,6 +24,7 @@ from rag_chain.llama_supervisor import (
 )
 from rag_chain.llm import chat_model_label
 from rag_chain.readable import with_readable_text
+from rag_chain.retrieval import visible_owners
 from rag_chain.schemas import Question, RagAnswer, ReadableRagAnswer, SourceCitation
 
 __all__ = [
@@ -51,5 +52,6 @@ __all__ = [
     "resources_from_settings",
     "retriever",
     "token_counter",
+    "visible_owners",
     "with_readable_text",
 ]

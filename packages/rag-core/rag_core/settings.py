@@ -151,6 +151,35 @@ class Settings(BaseSettings):
         "rag:", max_length=64, description="Prefix of Redis keys, so services can share a Redis."
     )
 
+    # --- documents over HTTP (POST /documents) and ingest safety (see README) ---------------
+    upload_max_file_bytes: int = Field(
+        20_000_000, ge=1024, description="Largest file one upload may carry (bytes); above: 413."
+    )
+    upload_max_files: int = Field(
+        20, ge=1, le=1000, description="Most files one POST /documents may carry; above: 413."
+    )
+    upload_extensions: list[str] | None = Field(
+        None,
+        description='Extensions POST /documents accepts (JSON list, e.g. [".md", ".pdf"]); '
+        "unset = every type the loaders read. Others: 415.",
+    )
+    ingest_max_pdf_pages: int = Field(
+        2000, ge=1, description="A PDF with more pages fails to ingest (a huge PDF)."
+    )
+    ingest_max_docx_bytes: int = Field(
+        200_000_000,
+        ge=1024,
+        description="A .docx (a zip) whose members would expand beyond this fails (zip bomb).",
+    )
+    ingest_max_zip_ratio: int = Field(
+        200,
+        ge=2,
+        description="A .docx member over 1 MB expanding more than this many times fails (zip bomb).",
+    )
+    ingest_nice: int = Field(
+        10, ge=0, le=19, description="CPU niceness of the upload ingest process (answers first)."
+    )
+
     @field_validator("chroma_url", "openai_base_url", "ollama_base_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
@@ -204,6 +233,11 @@ class Settings(BaseSettings):
     def chroma_dir(self) -> Path:
         """Where the embedded Chroma store lives."""
         return self.data_dir / "chroma"
+
+    @property
+    def uploads_dir(self) -> Path:
+        """Where files sent to POST /documents are kept, one folder per owner."""
+        return self.data_dir / "uploads"
 
     @property
     def records_db_url(self) -> str:
