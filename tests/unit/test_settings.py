@@ -109,3 +109,19 @@ def test_an_unusable_database_url_is_one_line_naming_the_variable(url: str) -> N
     message = str(caught.value)
     assert message.startswith("invalid settings: RAG_DATABASE_URL: ")
     assert "\n" not in message
+
+
+@pytest.mark.parametrize("given", ["10.0.0.1, 172.16.0.0/12", '["10.0.0.1", "172.16.0.0/12"]'])
+def test_trusted_proxies_read_as_a_comma_list_or_json(
+    monkeypatch: pytest.MonkeyPatch, given: str
+) -> None:
+    monkeypatch.setenv("RAG_TRUSTED_PROXIES", given)
+    assert load_settings().trusted_proxies == ["10.0.0.1/32", "172.16.0.0/12"]
+
+
+def test_a_trusted_proxy_that_is_no_address_names_the_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("RAG_TRUSTED_PROXIES", "10.0.0.1,proxy.internal")
+    with pytest.raises(SettingsError, match="RAG_TRUSTED_PROXIES: .*'proxy.internal'"):
+        load_settings()

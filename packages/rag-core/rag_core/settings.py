@@ -8,6 +8,7 @@ around as an object: nothing else in the code base reads ``os.environ``.
 from __future__ import annotations
 
 import ipaddress
+import json
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -193,7 +194,12 @@ class Settings(BaseSettings):
     @field_validator("trusted_proxies", mode="before")
     @classmethod
     def _networks(cls, value: object) -> list[str]:
-        items = value.split(",") if isinstance(value, str) else value
+        if isinstance(value, str):  # "10.0.0.1, 10.1.0.0/16", or a JSON list
+            items: object = (
+                json.loads(value) if value.lstrip().startswith("[") else value.split(",")
+            )
+        else:
+            items = value
         if not isinstance(items, list | tuple):
             raise ValueError("expected comma-separated IP addresses or CIDR networks")
         networks = []
