@@ -140,6 +140,7 @@ export class Chat {
         else if (event === 'token' && typeof data === 'string') turn.addToken(data);
         else if (event === 'done') {
           if (typeof data?.answer === 'string' && data.answer !== turn.text) turn.setText(data.answer);
+          turn.setContext(data?.context);
         } else if (event === 'error') {
           turn.end(typeof data?.message === 'string' ? data.message : 'the answer failed', 'error');
           return;
