@@ -140,3 +140,12 @@ test('an unfinished stream renders without throwing (an open fence, a lone aster
   assert.equal(allText(render('```py\nprint(')), 'print(');
   assert.equal(allText(render('**bold')), '**bold');
 });
+
+test('underscores inside words are text: window.__pwned, snake_case', () => {
+  const source = 'a <script>window.__pwned=1</script> b window.__pwned c snake_case_name d';
+  const root = render(source);
+  assert.equal(allText(root), source);
+  assert.deepEqual(fakeDoc.created.map((n) => n.tag), ['p']);
+  assert.equal(allText(render('__strong__ and _em_')), 'strong and em');
+  assert.deepEqual(fakeDoc.created.map((n) => n.tag), ['p', 'strong', 'em']);
+});

@@ -149,15 +149,19 @@ export function parseInline(text) {
         continue;
       }
     }
-    const strong = rest.match(/^(\*\*|__)(?=\S)([\s\S]*?\S)\1/);
+    // "_" and "__" open only after a space, "(" or the start, and close only before a space,
+    // punctuation or the end: snake_case and window.__name stay text (stricter than CommonMark)
+    const underscoreCannotOpen = !/^[\s(]?$/.test(text[i - 1] || '');
+    const strong = rest.match(/^\*\*(?=\S)([\s\S]*?\S)\*\*/) ||
+      (underscoreCannotOpen ? null : rest.match(/^__(?=\S)([\s\S]*?\S)__(?!\w)/));
     if (strong) {
       pushText();
-      nodes.push({ type: 'strong', children: parseInline(strong[2]) });
+      nodes.push({ type: 'strong', children: parseInline(strong[1]) });
       i += strong[0].length;
       continue;
     }
     const em = rest.match(/^\*(?=[^\s*])([\s\S]*?[^\s*])\*(?!\*)/) ||
-      (/\w/.test(text[i - 1] || '') ? null : rest.match(/^_(?=\S)([\s\S]*?\S)_(?!\w)/));
+      (underscoreCannotOpen ? null : rest.match(/^_(?=\S)([\s\S]*?\S)_(?!\w)/));
     if (em) {
       pushText();
       nodes.push({ type: 'em', children: parseInline(em[1]) });
