@@ -153,3 +153,34 @@ def test_web_app_streams_and_stop_ends_generation(
     assert report["stop_disabled_after"] is True
     assert report["health_after_stop"] == 200
     _screenshot(report["desktop_screenshot"], shots)
+
+
+def test_documents_panel_follows_the_documents_api_contract(
+    extract_server: LiveServer, tmp_path: Path
+) -> None:
+    """The upload panel against the documents API's contract, answered in the browser
+    (page.route): this server has no documents API; tests/browser/test_web_upload.py is the
+    real thing end to end."""
+    report = run_browser_script("web_upload_contract.mjs", extract_server, tmp_path, 300)
+
+    assert report["panel_visible"] is True
+    assert report["listed_before"] == ["notes/old plan.md"]
+    assert [u["names"] for u in report["uploads"]] == [["moonbase.md"], ["broken.pdf"]]
+    assert all(u["contentType"].startswith("multipart/form-data") for u in report["uploads"])
+    assert report["messages"] == [
+        "Uploading moonbase.md…",
+        "Ingest queued",
+        "Ingest running 0 of 1",
+        "Ingest done: moonbase.md.",
+    ]
+    shown = [p["value"] for p in report["progress"] if not p["hidden"]]
+    assert shown[0] == 0 and shown[-1] == 100 and report["progress"][-1]["hidden"] is True
+    assert report["final_message"] == {"text": "Ingest done: moonbase.md.", "class": "ok"}
+    assert report["listed_after_upload"] == ["notes/old plan.md", "moonbase.md"]
+    assert report["polls"] == {"job-ok": 3, "job-bad": 2}
+    assert report["failure_message"]["class"] == "error"
+    assert "broken.pdf: not a PDF file" in report["failure_message"]["text"]
+
+    assert report["armed_label"] == "Confirm delete" and report["deletes_after_first_press"] == 0
+    assert report["deletes"] == ["/documents/notes%2Fold%20plan.md"]
+    assert report["listed_after_delete"] == ["moonbase.md"]
