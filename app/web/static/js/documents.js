@@ -132,14 +132,14 @@ export class Documents {
 
   item(doc) {
     const chunks = Number.isInteger(doc.chunks) ? `${doc.chunks} chunks` : '';
-    const mine = typeof doc.owner === 'string' && !doc.owner.startsWith('_') ? 'private' : 'shared';
+    const visibility = typeof doc.owner === 'string' && !doc.owner.startsWith('_') ? 'private' : 'shared';
     const remove = h('button', { type: 'button', class: 'document-delete', 'aria-label': `Delete ${doc.source}` }, 'Delete');
     remove.addEventListener('click', () => this.confirmDelete(remove, doc.source));
     return h(
       'li',
       { 'data-source': doc.source },
       h('span', { class: 'document-name' }, doc.source),
-      h('span', { class: 'hint' }, [chunks, mine].filter(Boolean).join(' · ')),
+      h('span', { class: 'hint' }, [chunks, visibility].filter(Boolean).join(' · ')),
       remove,
     );
   }
