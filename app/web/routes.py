@@ -70,7 +70,9 @@ async def web_app() -> FileResponse:
 
 
 def _has_route(app: FastAPI, path: str) -> bool:
-    return any(getattr(route, "path", None) == path for route in app.routes)
+    """Whether the app serves ``path``, read from its OpenAPI paths (built once, then cached):
+    the public view of every route, where ``app.routes`` nests included routers."""
+    return path in app.openapi().get("paths", {})
 
 
 @router.get(CONFIG_PATH)

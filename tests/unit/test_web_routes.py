@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 
 from app.web.routes import STATIC_DIR
 from tests.support.apps import app_client, create_key
@@ -133,3 +133,16 @@ async def test_playground_keeps_its_address(
     response = await client.get("/rag/playground/", headers=headers)
     assert response.status_code == 200
     assert "<html" in response.text.lower()
+
+
+async def test_config_sees_a_documents_api_when_the_app_has_one(tmp_path: Path) -> None:
+    res = fake_resources(tmp_path / "data", fake_chat_model())
+    async with app_client(res) as (app, client):
+        router = APIRouter()
+
+        @router.get("/documents")
+        async def documents() -> dict[str, list[str]]:
+            return {"documents": []}
+
+        app.include_router(router)
+        assert (await client.get("/ui/config")).json()["documents_api"] is True
