@@ -4,11 +4,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 NODE_DIR := tests/browser
+JS_CLIENT_DIR := tests/clients/js
 # llama.cpp CPU target: portable (default, any x86-64 with AVX2/FMA/F16C) or avx512 (opt-in, see README)
 LLAMA_CPU ?= portable
 LLAMA_WHEEL := scripts/llama-wheel.sh
 
-.PHONY: llama-rebuild llama-avx512 llama-info install run serve ingest-samples test test-fast lint format bench bench-full browser-deps langgraph-venv langgraph-dev clean
+.PHONY: llama-rebuild llama-avx512 llama-info install run serve ingest-samples test test-fast lint format bench bench-full browser-deps client-deps langgraph-venv langgraph-dev clean
 
 $(STAMP): pyproject.toml requirements/constraints.txt $(LLAMA_WHEEL)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -51,7 +52,11 @@ browser-deps:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null)
 	@test -d $(NODE_DIR)/node_modules/playwright-core || (cd $(NODE_DIR) && npm install --silent --no-audit --no-fund)
 
-test: install browser-deps
+# LangChain.js RemoteRunnable for tests/clients (exact versions from its package-lock.json)
+client-deps:
+	@test -d $(JS_CLIENT_DIR)/node_modules/@langchain/core || (cd $(JS_CLIENT_DIR) && npm ci --silent --no-audit --no-fund)
+
+test: install browser-deps client-deps
 	$(BIN)/python -m pytest -q
 
 test-fast: install

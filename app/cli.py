@@ -44,6 +44,9 @@ def main(argv: list[str] | None = None) -> int:
         host=settings.host,
         port=settings.port,
         log_level=args.log_level,
+        # Forwarded headers are trusted only from RAG_TRUSTED_PROXIES (app.server), not from
+        # uvicorn's default of 127.0.0.1, where any local process could claim any address.
+        proxy_headers=False,
         timeout_graceful_shutdown=5,
     )
     return 0

@@ -23,6 +23,7 @@ from rag_core.index_errors import is_index_failure
 from rag_core.settings import Settings
 from sqlalchemy.exc import DBAPIError
 
+from app.documents.service import DocumentService
 from app.errors.backends import index_error
 from app.history.conversations import Conversations
 from app.history.db import Database
@@ -56,6 +57,8 @@ class Runtime:
     #: None when rate limiting is off.
     limiter: RateLimiter | None
     metrics: Metrics
+    #: Uploads, their ingest jobs, listing and deletion of documents (/documents).
+    documents: DocumentService
 
     @asynccontextmanager
     async def open(self, *, warm: bool = True) -> AsyncIterator[None]:
@@ -67,6 +70,8 @@ class Runtime:
             await self._open_database()
             if self.limiter is not None:
                 stack.push_async_callback(self.limiter.close)
+            stack.push_async_callback(self.documents.close)
+            await self._open_documents()
             yield
 
     async def _open_index_and_model(self, warm: bool) -> None:
@@ -98,6 +103,14 @@ class Runtime:
         except (DBAPIError, OSError) as exc:
             log.error("history database %s unavailable at start: %s", self.database.describe(), exc)
 
+    async def _open_documents(self) -> None:
+        """Start the document writer; an unreachable database is not fatal (jobs then 503)."""
+        try:
+            await self.documents.open()
+        except (DBAPIError, OSError) as exc:
+            log.error("upload jobs unavailable at start: %s", exc)
+            self.documents.queue.start()
+
 
 def build_runtime(settings: Settings, resources: RagResources) -> Runtime:
     """Wire the server's parts together (nothing is opened or connected until :meth:`Runtime.open`)."""
@@ -118,6 +131,7 @@ def build_runtime(settings: Settings, resources: RagResources) -> Runtime:
         authenticator=Authenticator(settings, ApiKeyStore(database)),
         limiter=make_rate_limiter(settings),
         metrics=metrics,
+        documents=DocumentService(settings, resources, database),
     )
 
 
@@ -133,5 +147,11 @@ def get_history(request: Request) -> HistoryStore:
     return get_runtime(request).history
 
 
+def get_documents(request: Request) -> DocumentService:
+    """The app's documents service (a FastAPI dependency)."""
+    return get_runtime(request).documents
+
+
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 HistoryDep = Annotated[HistoryStore, Depends(get_history)]
+DocumentsDep = Annotated[DocumentService, Depends(get_documents)]

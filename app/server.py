@@ -24,10 +24,13 @@ from rag_chain import (
     build_chat_chain,
     build_retriever,
     resources_from_settings,
+    with_readable_text,
 )
 from rag_core.settings import Settings, get_settings
 from starlette.middleware import Middleware
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from app.documents import routes as documents
 from app.errors.api import install_error_handlers
 from app.errors.backends import install_backend_error_handlers
 from app.langserve.body_guard import require_json
@@ -35,6 +38,9 @@ from app.langserve.stream_errors import StreamErrorMiddleware
 from app.metrics import RequestMetricsMiddleware
 from app.middleware.access import AccessMiddleware
 from app.middleware.body_limit import BodyLimitMiddleware
+from app.middleware.generation_scope import GenerationScopeMiddleware
+from app.openai_api import routes as openai_routes
+from app.openai_api.errors import OpenAIErrorMiddleware
 from app.routes import chat, health, ready, sessions
 from app.routes import metrics as metrics_route
 from app.runtime import Runtime, build_runtime
@@ -42,10 +48,18 @@ from app.web.routes import install_web_app
 
 
 def _middleware(runtime: Runtime) -> list[Middleware]:
-    """Outermost first. Metrics see every response, 413/401/429 included; CORS answers preflights
-    and decorates our 401/429; access control is innermost, so route handlers see the user."""
+    """Outermost first. A trusted proxy's X-Forwarded-For names the client; metrics see every
+    response, 413/401/429 included; CORS answers preflights and decorates our 401/429; errors on /v1 are then rewritten in OpenAI's shape; a request's
+    generations stop when it ends (client gone); access control is innermost, so route handlers
+    see the user."""
     settings = runtime.settings
-    stack = [Middleware(RequestMetricsMiddleware, metrics=runtime.metrics)]
+    stack: list[Middleware] = []
+    if settings.trusted_proxies:
+        # The client's address from X-Forwarded-For, only when the peer is a proxy we trust (the
+        # rightmost untrusted entry: what the proxy itself saw). Rate limits per address need it:
+        # behind a proxy every client otherwise shares the proxy's address.
+        stack.append(Middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies))
+    stack.append(Middleware(RequestMetricsMiddleware, metrics=runtime.metrics))
     if settings.cors_origins:
         stack.append(
             Middleware(
@@ -56,8 +70,15 @@ def _middleware(runtime: Runtime) -> list[Middleware]:
             )
         )
     stack += [
+        # Errors on /v1 in OpenAI's shape, whoever answered them (access, body limit, routes).
+        Middleware(OpenAIErrorMiddleware),
         Middleware(StreamErrorMiddleware, timeout=settings.llm_timeout),
-        Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
+        Middleware(GenerationScopeMiddleware),
+        Middleware(
+            BodyLimitMiddleware,
+            max_bytes=settings.max_body_bytes,
+            upload_paths={"/documents": runtime.documents.limits.max_request_bytes},
+        ),
         Middleware(AccessMiddleware, authenticator=runtime.authenticator, limiter=runtime.limiter),
     ]
     return stack
@@ -94,13 +115,16 @@ def create_app(
     app.include_router(ready.router)
     app.include_router(chat.router, dependencies=[Depends(require_json)])
     app.include_router(sessions.router)
+    app.include_router(documents.router)
     app.include_router(metrics_route.router)
+    app.include_router(openai_routes.router, dependencies=[Depends(require_json)])
 
     def provider() -> RagResources:
         return resources
 
     publisher = runtime.publisher
-    publisher.add_routes(app, build_chain(provider), "/rag")
+    # `content` (the answer, then its sources) is what the /rag playground shows as one text
+    publisher.add_routes(app, with_readable_text(build_chain(provider)), "/rag")
     publisher.add_routes(app, build_retriever(provider), "/retriever")
     publisher.add_routes(app, build_chat_chain(provider), "/conversation", chat=True)
 

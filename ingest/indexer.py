@@ -36,6 +36,7 @@ from tqdm import tqdm
 
 from ingest.chunking import chunk_segments
 from ingest.discovery import SourceFile, discover
+from ingest.guards import FileLimits, check_file
 from ingest.loaders import LoadError, load_segments
 
 log = logging.getLogger("ingest")
@@ -101,6 +102,7 @@ class Ingestor:
         self.embeddings = embeddings or LazyEmbeddings(settings)
         self._vectorstore = vectorstore
         self._record_manager = record_manager
+        self.limits = FileLimits.from_settings(settings)
 
     # --- stores, opened lazily so --dry-run never creates anything -------------------------
     def vectorstore(self, create: bool) -> VectorStore | None:
@@ -184,6 +186,7 @@ class Ingestor:
         for file in files:
             bar.set_postfix_str(f"reading {file.source[-40:]}", refresh=False)
             try:
+                check_file(file.path, self.limits)  # before a loader inflates a hostile file
                 segments = load_segments(file.path)
                 docs = chunk_segments(
                     segments,
@@ -269,6 +272,24 @@ class Ingestor:
             elif new or removed:
                 report.updated += len(new)
                 report.plan.append(f"replace  {source} ({len(new)} new, {removed} removed chunks)")
+
+    def delete_source(self, source: str) -> int:
+        """Remove one file of this owner from the index: its chunks and its records.
+
+        Chunks are found both through the records and by their metadata (source and owner), so a
+        file whose records were lost is still removed entirely; other owners' files of the same
+        name are never touched. Returns the number of chunks removed.
+        """
+        store = self.vectorstore(create=False)
+        records = self.record_manager(create=False)
+        removed = self._delete_source(store, records, source)
+        if store is not None:
+            where = {"$and": [{SOURCE_KEY: source}, {OWNER_KEY: owner_tag(self.user)}]}
+            stray = store.get(where=where, include=[])["ids"]  # type: ignore[attr-defined]
+            if stray:
+                store.delete(stray)
+                removed += len(stray)
+        return removed
 
     def _delete_source(self, store: VectorStore | None, records: Any, source: str) -> int:
         keys = records.list_keys(group_ids=[source])

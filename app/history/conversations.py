@@ -59,6 +59,18 @@ class Conversations:
             past = await self.history.recent(owner, session_id, HISTORY_LIMIT)
         except (SQLAlchemyError, OSError) as exc:
             raise history_unavailable(exc) from None
+        return await self.condensed(owner, session_id, question, past, config)
+
+    async def condensed(
+        self,
+        owner: str,
+        session_id: str | None,
+        question: str,
+        past: list[dict[str, str]],
+        config: RunnableConfig,
+    ) -> Turn:
+        """The turn for ``question`` condensed against ``past`` (stored, or held by the client as
+        on /v1); the model is called only when there is history."""
         try:
             # The same progress-aware wait as the answer itself: a rewrite queued behind other
             # generations of the shared model is not a stalled backend.

@@ -16,24 +16,12 @@ from fastapi import Request
 from rag_core.settings import Settings
 
 from app.errors.api import ApiError
+from app.langserve.client_fields import accepted_fields
 from app.langserve.config_guard import checked_client_config
 
-_STREAM_FILTERS = {
-    "include_names",
-    "include_types",
-    "include_tags",
-    "exclude_names",
-    "exclude_types",
-    "exclude_tags",
-}
-#: Top-level body fields each LangServe endpoint understands (RemoteRunnable always sends kwargs).
-ALLOWED_FIELDS: dict[str, set[str]] = {
-    "invoke": {"input", "config", "kwargs"},
-    "stream": {"input", "config", "kwargs"},
-    "batch": {"inputs", "config", "kwargs"},
-    "stream_log": {"input", "config", "kwargs", "diff", *_STREAM_FILTERS},
-    "stream_events": {"input", "config", "kwargs", *_STREAM_FILTERS},
-}
+#: Top-level body fields each LangServe endpoint accepts: every field LangServe's own clients send
+#: (Python and LangChain.js ``RemoteRunnable``, the playground), and nothing else.
+ALLOWED_FIELDS: dict[str, frozenset[str]] = accepted_fields()
 _JSON_TYPES = ("application/json", "text/json")
 
 

@@ -30,7 +30,7 @@ from rag_core.settings import Settings
 from app.langserve.body_guard import langserve_body_guard
 from app.langserve.config_guard import checked_client_config, declare_top_k
 from app.langserve.stream_errors import recorder_for
-from app.security.auth import user_of
+from app.security.auth import owner_of
 
 
 def server_config(request: Request, base: dict[str, Any] | None = None) -> RunnableConfig:
@@ -42,9 +42,9 @@ def server_config(request: Request, base: dict[str, Any] | None = None) -> Runna
     config: dict[str, Any] = dict(base or {})
     configurable = dict(config.get("configurable") or {})
     configurable.pop(USER_KEY, None)
-    user = user_of(request)
-    if user:
-        configurable[USER_KEY] = user
+    # With auth off the tenant is the anonymous owner: shared documents plus what was uploaded
+    # without a key (POST /documents), the single user of their own machine.
+    configurable[USER_KEY] = owner_of(request)
     config["configurable"] = configurable
     return cast(RunnableConfig, config)
 

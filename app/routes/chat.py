@@ -25,6 +25,7 @@ from rag_core.settings import Settings
 from sse_starlette.sse import EventSourceResponse, ServerSentEvent
 from starlette.responses import Response
 
+from app.answers import SSE_SEP, answer_events
 from app.errors.api import ApiError
 from app.errors.backends import backend_error
 from app.history.conversations import Turn
@@ -82,10 +83,6 @@ async def _start(runtime: Runtime, request: Request, body: ChatRequest) -> Turn:
     )
 
 
-#: Line end of the events: "\n", as /chat/stream has always sent (sse-starlette defaults to CRLF).
-SSE_SEP = "\n"
-
-
 def _sse(event: str, data: Any) -> ServerSentEvent:
     return ServerSentEvent(data=json.dumps(data, ensure_ascii=False), event=event, sep=SSE_SEP)
 
@@ -109,33 +106,6 @@ async def chat(body: ChatRequest, request: Request, runtime: RuntimeDep) -> Chat
     )
 
 
-async def _stream_events(
-    runtime: Runtime, request: Request, turn: Turn
-) -> AsyncIterator[tuple[str, Any]]:
-    """The chain's stream as (event, data) pairs; a stall longer than the timeout is an error.
-
-    The limit is per chunk (a slow model that keeps producing tokens is not cut off), and time
-    spent queued behind other generations of the shared model does not count (see app.progress).
-    """
-    iterator = runtime.chain.astream(turn.chain_input, server_config(request)).__aiter__()
-    try:
-        while True:
-            try:
-                chunk = await runtime.wait(iterator.__anext__())
-            except StopAsyncIteration:
-                return
-            if "sources" in chunk:
-                yield "sources", chunk["sources"]
-            if "context" in chunk:
-                yield "context", chunk["context"]
-            if chunk.get("answer"):
-                yield "token", chunk["answer"]
-    finally:
-        aclose = getattr(iterator, "aclose", None)
-        if aclose is not None:
-            await aclose()
-
-
 @router.post("/chat/stream")
 async def chat_stream(body: ChatRequest, request: Request, runtime: RuntimeDep) -> Response:
     """Stream the answer as SSE (default) or as plain text (``Accept: text/plain``)."""
@@ -149,7 +119,7 @@ async def chat_stream(body: ChatRequest, request: Request, runtime: RuntimeDep) 
         answer: list[str] = []
         result: dict[str, Any] = {}
         try:
-            async for event, data in _stream_events(runtime, request, turn):
+            async for event, data in answer_events(runtime, request, turn):
                 if event == "token":
                     answer.append(data)
                 elif event == "context":
@@ -174,7 +144,7 @@ async def chat_stream(body: ChatRequest, request: Request, runtime: RuntimeDep) 
     async def text() -> AsyncIterator[str]:
         answer: list[str] = []
         try:
-            async for event, data in _stream_events(runtime, request, turn):
+            async for event, data in answer_events(runtime, request, turn):
                 if event == "token":
                     answer.append(data)
                     yield data

@@ -11,12 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from fastapi import Request
+from rag_core.names import ANONYMOUS_OWNER
 from rag_core.settings import Settings
 
 from app.history.keys import ApiKeyStore
 
-#: Owner of conversations when auth is off (not a valid user name, so no key can ever map to it).
-ANONYMOUS = "_anonymous"
+#: Owner of conversations and uploaded documents when auth is off (not a valid user name, so no
+#: key can ever map to it).
+ANONYMOUS = ANONYMOUS_OWNER
 
 
 def user_of(request: Request) -> str | None:
@@ -29,7 +31,7 @@ def user_of(request: Request) -> str | None:
 
 
 def owner_of(request: Request) -> str:
-    """Whose conversations these are: the authenticated user, or the shared anonymous owner."""
+    """Whose conversations and uploads these are: the authenticated user, or the anonymous owner."""
     return user_of(request) or ANONYMOUS
 
 

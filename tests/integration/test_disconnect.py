@@ -58,7 +58,18 @@ def _read_then_hang_up(url: str, body: dict[str, object], pieces: int) -> None:
 
 @pytest.mark.parametrize(
     ("path", "body"),
-    [("/chat/stream", QUESTION), ("/rag/stream", {"input": QUESTION})],
+    [
+        ("/chat/stream", QUESTION),
+        ("/rag/stream", {"input": QUESTION}),
+        (
+            "/v1/chat/completions",
+            {
+                "model": "quill-rag",
+                "stream": True,
+                "messages": [{"role": "user", "content": QUESTION["question"]}],
+            },
+        ),
+    ],
 )
 def test_disconnect_stops_generation(
     sample_index: dict[str, str],

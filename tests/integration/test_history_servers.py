@@ -90,9 +90,26 @@ def test_restart_keeps_history_on_postgres(
     rag_env: dict[str, str], live_server: Callable[..., LiveServer], stub: StubLLMServer
 ) -> None:
     url, prefix = require_postgres(), unique_prefix()
-    env = _env(rag_env, stub, RAG_DATABASE_URL=url, RAG_TABLE_PREFIX=prefix)
+    # The plain form every PostgreSQL tool documents (it used to need "+asyncpg" spelled out).
+    plain = url.replace("postgresql+asyncpg://", "postgresql://")
+    env = _env(rag_env, stub, RAG_DATABASE_URL=plain, RAG_TABLE_PREFIX=prefix)
     try:
         _conversation_survives_restart(env, live_server, stub)
         assert not (Path(env["RAG_DATA_DIR"]) / "history.sqlite").exists()
     finally:
         asyncio.run(drop_tables(url, prefix))
+
+
+def test_an_unusable_database_url_is_one_line_from_rag_admin(rag_env: dict[str, str]) -> None:
+    env = {**rag_env, "RAG_DATABASE_URL": "mysql://root@127.0.0.1/rag"}
+    result = subprocess.run(
+        [str(BIN / "rag-admin"), "create-key", "--user", "alice"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().count("\n") == 0, result.stderr
+    assert "RAG_DATABASE_URL" in result.stderr

@@ -71,6 +71,22 @@ def test_a_sentence_over_two_lines_cites_both(tmp_path: Path) -> None:
     assert (first.start_line, first.end_line) == (5, 5)
 
 
+def test_a_command_named_with_the_questions_words_is_the_answer(tmp_path: Path) -> None:
+    """ "reset my password" names `qf admin reset-password`: the compound's parts count as words,
+    so the command outranks sentences that merely mention passwords (a README question missed)."""
+    path = tmp_path / "login.md"
+    path.write_text(
+        "# Login\n\nThe one-time password is valid for 24 hours.\n"
+        "Choose a new password of at least 12 characters.\n"
+        "If it expired, generate a new one with `qf admin reset-password admin`.\n"
+    )
+    docs = chunk_segments(load_markdown(path), source="login.md", chunk_size=1000, chunk_overlap=0)
+    found = extract_answer([ScoredChunk(doc, 0.6) for doc in docs], "How do I reset my password?")
+    assert [e.text for e in found] == [
+        "If it expired, generate a new one with `qf admin reset-password admin`."
+    ]
+
+
 def test_nothing_in_common_extracts_nothing(tmp_path: Path) -> None:
     _, chunks = _chunks(tmp_path)
     assert extract_answer(chunks, "zebra migration patterns") == []

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import os
 import sys
 import time
@@ -16,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from rag_chain.generation_scope import generation_scope
 from rag_chain.llama_supervisor import (
     MODEL_FIX,
     REBUILD_FIX,
@@ -276,3 +278,77 @@ def test_a_consumer_task_cancelled_away_from_the_generator_stops_the_worker(make
 
     asyncio.run(main())
     assert sup.tokens_generated < 40, sup.tokens_generated
+
+
+def _first_piece_in_a_short_task(sup: LlamaSupervisor, held: list[object]) -> asyncio.Task[str]:
+    """How LangChain drives a stream: each ``anext`` in a task of its own that then finishes."""
+    pieces = sup.astream(_request())
+    held.append(pieces)  # abandoned in a cycle: nothing closes the generator
+    return asyncio.ensure_future(pieces.__anext__())
+
+
+def test_without_a_scope_a_stream_started_in_a_short_task_outlives_its_consumer(make) -> None:  # type: ignore[no-untyped-def]
+    """The case the generation scope exists for, shown without it: the consumer-task callback sees
+    a task that finished normally, so the job runs on after the consumer is gone."""
+    sup = make("--tokens", "300", "--delay", "0.01")
+    sup.wait_ready()
+    held: list[object] = []
+
+    async def main() -> None:
+        assert await _first_piece_in_a_short_task(sup, held) == "t0 "
+        await asyncio.sleep(0.5)
+
+    asyncio.run(main())
+    assert sup.tokens_generated > 40, sup.tokens_generated
+
+
+def test_leaving_the_generation_scope_stops_a_stream_its_consumer_abandoned(make) -> None:  # type: ignore[no-untyped-def]
+    sup = make("--tokens", "300", "--delay", "0.01")
+    sup.wait_ready()
+    held: list[object] = []
+
+    async def request() -> None:
+        with generation_scope() as scope:
+            assert await _first_piece_in_a_short_task(sup, held) == "t0 "
+            assert scope.running == 1
+            # the client hangs up here: the request ends, the generator is never closed
+
+    async def main() -> None:
+        await request()
+        await asyncio.sleep(0.5)  # 50 more tokens' worth of time
+
+    asyncio.run(main())
+    assert sup.tokens_generated < 10, sup.tokens_generated
+    assert list(sup.stream(_request()))[:2] == ["t0 ", "t1 "]  # the worker is free for the next
+
+
+def test_a_finished_generation_leaves_nothing_in_its_scope(make) -> None:  # type: ignore[no-untyped-def]
+    sup = make("--tokens", "5")
+    sup.wait_ready()
+
+    async def main() -> None:
+        with generation_scope() as scope:
+            assert [piece async for piece in sup.astream(_request())][-1] == "t4 "
+            assert scope.running == 0
+
+    asyncio.run(main())
+
+
+def test_a_sync_stream_in_a_worker_thread_registers_with_the_callers_scope(make) -> None:  # type: ignore[no-untyped-def]
+    """Sync chat models run in an executor thread with the caller's context copied in."""
+    sup = make("--tokens", "300", "--delay", "0.01")
+    sup.wait_ready()
+    held: list[object] = []
+
+    async def main() -> None:
+        with generation_scope() as scope:
+            pieces = sup.stream(_request())
+            held.append(pieces)
+            loop = asyncio.get_running_loop()
+            context = contextvars.copy_context()
+            first = await loop.run_in_executor(None, context.run, next, pieces)
+            assert first == "t0 " and scope.running == 1
+        await asyncio.sleep(0.5)
+
+    asyncio.run(main())
+    assert sup.tokens_generated < 10, sup.tokens_generated

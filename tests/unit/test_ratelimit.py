@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import httpx
+from rag_chain import RagResources
 from rag_core.settings import load_settings
 
 from app.security.ratelimit import (
@@ -13,6 +15,7 @@ from app.security.ratelimit import (
     make_rate_limiter,
     window,
 )
+from app.server import create_app
 from tests.support.apps import app_client, create_key
 from tests.support.fakes import fake_chat_model, fake_resources
 
@@ -103,3 +106,48 @@ async def test_each_key_has_its_own_budget(tmp_path: Path) -> None:
         ]
         assert guesses == [401, 401, 429], "failed attempts spend the address's budget"
         assert (await client.get("/sessions", headers=bob)).status_code == 200
+
+
+async def _addresses_allowed(res: RagResources, peer: str, forwarded_for: list[str]) -> list[int]:
+    """Status of one /retriever call per X-Forwarded-For value, all from the peer ``peer``."""
+    app = create_app(res.settings, resources=res, warm=False)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, client=(peer, 40000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            return [
+                (
+                    await client.post(
+                        "/retriever/invoke", json=QUESTION, headers={"X-Forwarded-For": value}
+                    )
+                ).status_code
+                for value in forwarded_for
+            ]
+
+
+async def test_behind_a_trusted_proxy_each_forwarded_client_has_its_own_budget(
+    tmp_path: Path,
+) -> None:
+    res = fake_resources(
+        tmp_path / "data",
+        fake_chat_model(),
+        rate_limit_burst=1,
+        rate_limit_per_minute=1,
+        trusted_proxies="10.0.0.0/8",
+    )
+    # The proxy appends what it saw: a client's own spoofed entry on the left changes nothing.
+    codes = await _addresses_allowed(
+        res, "10.1.2.3", ["198.51.100.7", "198.51.100.8", "1.1.1.1, 198.51.100.7"]
+    )
+    assert codes == [200, 200, 429]
+
+
+async def test_forwarded_for_from_an_untrusted_peer_is_ignored(tmp_path: Path) -> None:
+    res = fake_resources(
+        tmp_path / "data",
+        fake_chat_model(),
+        rate_limit_burst=1,
+        rate_limit_per_minute=1,
+        trusted_proxies="10.0.0.0/8",
+    )
+    codes = await _addresses_allowed(res, "203.0.113.9", ["198.51.100.7", "198.51.100.8"])
+    assert codes == [200, 429]

@@ -75,3 +75,53 @@ def test_rag_serve_binds_loopback_by_default(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr(uvicorn, "run", lambda app, **options: bound.update(options))
     assert cli.main([]) == 0
     assert (bound["host"], bound["port"]) == ("127.0.0.1", 8000)
+
+
+@pytest.mark.parametrize(
+    ("given", "used"),
+    [
+        (
+            "postgresql://postgres@127.0.0.1:5432/rag",
+            "postgresql+asyncpg://postgres@127.0.0.1:5432/rag",
+        ),
+        ("postgres://u:p@db/rag", "postgresql+asyncpg://u:p@db/rag"),
+        ("postgresql+psycopg://u@db/rag", "postgresql+asyncpg://u@db/rag"),
+        ("postgresql+asyncpg://u@db/rag", "postgresql+asyncpg://u@db/rag"),
+        (
+            "sqlite:////var/lib/rag/history.sqlite",
+            "sqlite+aiosqlite:////var/lib/rag/history.sqlite",
+        ),
+    ],
+)
+def test_database_urls_in_every_documented_form_use_the_driver_we_ship(
+    given: str, used: str
+) -> None:
+    settings = load_settings(database_url=given)
+    assert settings.history_db_url == used
+
+
+@pytest.mark.parametrize(
+    "url", ["mysql://root@db/rag", "db.example:5432/rag", "postgresql:///rag", "http://db/rag"]
+)
+def test_an_unusable_database_url_is_one_line_naming_the_variable(url: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings(database_url=url)
+    message = str(caught.value)
+    assert message.startswith("invalid settings: RAG_DATABASE_URL: ")
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize("given", ["10.0.0.1, 172.16.0.0/12", '["10.0.0.1", "172.16.0.0/12"]'])
+def test_trusted_proxies_read_as_a_comma_list_or_json(
+    monkeypatch: pytest.MonkeyPatch, given: str
+) -> None:
+    monkeypatch.setenv("RAG_TRUSTED_PROXIES", given)
+    assert load_settings().trusted_proxies == ["10.0.0.1/32", "172.16.0.0/12"]
+
+
+def test_a_trusted_proxy_that_is_no_address_names_the_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("RAG_TRUSTED_PROXIES", "10.0.0.1,proxy.internal")
+    with pytest.raises(SettingsError, match="RAG_TRUSTED_PROXIES: .*'proxy.internal'"):
+        load_settings()

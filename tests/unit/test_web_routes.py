@@ -108,7 +108,7 @@ async def test_config_says_whether_a_key_is_needed(
         "auth_required": auth == "apikey",
         "max_question_chars": 4000,
         "max_body_bytes": 1_000_000,
-        "documents_api": False,
+        "documents_api": True,
     }
 
 

@@ -1,5 +1,6 @@
 """The grounded RAG chain (no web code): import ``chain`` or compose its named pieces."""
 
+from rag_chain.budget import token_counter
 from rag_chain.chain import (
     USER_KEY,
     RagResources,
@@ -22,7 +23,9 @@ from rag_chain.llama_supervisor import (
     WorkerStatus,
 )
 from rag_chain.llm import chat_model_label
-from rag_chain.schemas import Question, RagAnswer, SourceCitation
+from rag_chain.readable import with_readable_text
+from rag_chain.retrieval import visible_owners
+from rag_chain.schemas import Question, RagAnswer, ReadableRagAnswer, SourceCitation
 
 __all__ = [
     "USER_KEY",
@@ -33,6 +36,7 @@ __all__ = [
     "WorkerStatus",
     "Question",
     "RagAnswer",
+    "ReadableRagAnswer",
     "RagResources",
     "SourceCitation",
     "build_chain",
@@ -47,4 +51,7 @@ __all__ = [
     "make_retrieve",
     "resources_from_settings",
     "retriever",
+    "token_counter",
+    "visible_owners",
+    "with_readable_text",
 ]

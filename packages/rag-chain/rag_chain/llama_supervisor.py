@@ -36,6 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rag_chain.generation_scope import stop_with_scope
+
 log = logging.getLogger("rag.model_worker")
 
 #: The worker's exit status after a ``fatal`` event (see rag_chain.llama_worker).
@@ -309,10 +311,12 @@ class LlamaSupervisor:
         """Sync generation: yields text pieces; closing the iterator cancels the generation."""
         box: queue.Queue[tuple[str, Any]] = queue.Queue()
         job_id = self.submit(request, _queue_sink(box))
+        forget = stop_with_scope(lambda: self.cancel(job_id))
         try:
             while (piece := _piece(*box.get())) is not None:
                 yield piece
         finally:
+            forget()
             self.cancel(job_id)
 
     async def astream(self, request: dict[str, Any]) -> AsyncGenerator[str, None]:
@@ -329,13 +333,16 @@ class LlamaSupervisor:
                     self.cancel(job_id)
 
         job_id = self.submit(request, sink)
-        # A consumer that goes away (client disconnect: its task is cancelled) must stop the
-        # worker now. The ``finally`` below runs only when this generator is closed, and a
-        # generator abandoned inside a reference cycle is closed only by a later garbage
-        # collection (seen once under load: 397 tokens generated after a /rag/stream disconnect).
-        # So the job is also cancelled when the task that started consuming it is cancelled.
-        # (Not when it merely finishes: callers such as /chat/stream's progress-aware wait run
-        # each step in a short task of its own, and the generation goes on in the next one.)
+        # The request that asked for it stops it when it ends (rag_chain.generation_scope): the
+        # one stop that does not depend on how the consumer's generators are driven or dropped.
+        forget = stop_with_scope(lambda: self.cancel(job_id))
+        # Without a scope (a script, langgraph dev) the consumer's own cancellation is what is
+        # left: the ``finally`` below runs only when this generator is closed, and a generator
+        # abandoned inside a reference cycle is closed only by a later garbage collection, so the
+        # job is also cancelled when the task that started consuming it is cancelled. That task
+        # is often a short one of LangChain's (one per ``anext``), which is why it is not enough
+        # for a server (CI saw 396 of 400 tokens generated after a /rag/stream disconnect). Not
+        # when it merely finishes: the generation goes on in the next short task.
         consumer = asyncio.current_task()
         if consumer is not None:
             consumer.add_done_callback(
@@ -345,6 +352,7 @@ class LlamaSupervisor:
             while (piece := _piece(*await box.get())) is not None:
                 yield piece
         finally:
+            forget()
             self.cancel(job_id)
 
     # --- internals (hold self._cond unless said otherwise) --------------------------------------

@@ -74,3 +74,12 @@ class RagAnswer(BaseModel):
     answer: str
     sources: list[SourceCitation]
     context: ContextReport | None = None
+
+
+class ReadableRagAnswer(RagAnswer):
+    """``/rag``'s output: the chain's, plus ``content``, the answer with its sources listed below
+    as one text (what LangServe's playground shows; ``rag_chain.readable``)."""
+
+    content: str = Field(
+        "", description="The answer followed by its numbered sources, as one readable text."
+    )

@@ -215,6 +215,13 @@ def content_words(text: str) -> set[str]:
     return words
 
 
+def with_parts(words: set[str]) -> set[str]:
+    """``words`` plus the parts of hyphenated or snake_case ones: ``reset-password`` also counts as
+    ``reset`` and ``password``, so "how do I reset my password" finds `qf admin reset-password`."""
+    parts = {part for word in words for part in re.split(r"[-_]", word) if part != word}
+    return words | content_words(" ".join(parts))
+
+
 def hard_facts(sentence: str) -> set[str]:
     """Numbers, code identifiers and quoted terms of a sentence (lower-cased)."""
     facts = {m.strip().lower() for m in _BACKTICK.findall(sentence)}

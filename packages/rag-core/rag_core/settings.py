@@ -7,13 +7,15 @@ around as an object: nothing else in the code base reads ``os.environ``.
 
 from __future__ import annotations
 
+import ipaddress
+import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import urlparse
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_COLLECTION = "docs"
 REFUSAL = "I don't know based on the provided data."
@@ -118,6 +120,17 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(
         default_factory=list, description="Allowed CORS origins (JSON list); empty = CORS off."
     )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Reverse proxies (IPs or CIDR networks, comma-separated) whose "
+        "X-Forwarded-For names the client; empty = the peer address is the client.",
+    )
+    api_model_id: str = Field(
+        "quill-rag",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$",
+        description="Model id of the OpenAI-compatible API (/v1): what GET /v1/models lists and "
+        "the only `model` /v1/chat/completions accepts.",
+    )
 
     # --- users, history, limits (see README) ---------------------------------------------
     database_url: str | None = Field(
@@ -139,6 +152,35 @@ class Settings(BaseSettings):
         "rag:", max_length=64, description="Prefix of Redis keys, so services can share a Redis."
     )
 
+    # --- documents over HTTP (POST /documents) and ingest safety (see README) ---------------
+    upload_max_file_bytes: int = Field(
+        20_000_000, ge=1024, description="Largest file one upload may carry (bytes); above: 413."
+    )
+    upload_max_files: int = Field(
+        20, ge=1, le=1000, description="Most files one POST /documents may carry; above: 413."
+    )
+    upload_extensions: list[str] | None = Field(
+        None,
+        description='Extensions POST /documents accepts (JSON list, e.g. [".md", ".pdf"]); '
+        "unset = every type the loaders read. Others: 415.",
+    )
+    ingest_max_pdf_pages: int = Field(
+        2000, ge=1, description="A PDF with more pages fails to ingest (a huge PDF)."
+    )
+    ingest_max_docx_bytes: int = Field(
+        200_000_000,
+        ge=1024,
+        description="A .docx (a zip) whose members would expand beyond this fails (zip bomb).",
+    )
+    ingest_max_zip_ratio: int = Field(
+        200,
+        ge=2,
+        description="A .docx member over 1 MB expanding more than this many times fails (zip bomb).",
+    )
+    ingest_nice: int = Field(
+        10, ge=0, le=19, description="CPU niceness of the upload ingest process (answers first)."
+    )
+
     @field_validator("chroma_url", "openai_base_url", "ollama_base_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
@@ -148,6 +190,32 @@ class Settings(BaseSettings):
         if parsed.scheme not in ("http", "https") or not parsed.hostname:
             raise ValueError(f"expected an http(s)://host[:port] URL, got {value!r}")
         return value.rstrip("/")
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _networks(cls, value: object) -> list[str]:
+        if isinstance(value, str):  # "10.0.0.1, 10.1.0.0/16", or a JSON list
+            items: object = (
+                json.loads(value) if value.lstrip().startswith("[") else value.split(",")
+            )
+        else:
+            items = value
+        if not isinstance(items, list | tuple):
+            raise ValueError("expected comma-separated IP addresses or CIDR networks")
+        networks = []
+        for item in (str(part).strip() for part in items):
+            if not item:
+                continue
+            try:
+                networks.append(str(ipaddress.ip_network(item, strict=False)))
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address or CIDR network") from None
+        return networks
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_database_url(cls, value: str | None) -> str | None:
+        return async_database_url(value) if value else None
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
@@ -173,6 +241,11 @@ class Settings(BaseSettings):
         return self.data_dir / "chroma"
 
     @property
+    def uploads_dir(self) -> Path:
+        """Where files sent to POST /documents are kept, one folder per owner."""
+        return self.data_dir / "uploads"
+
+    @property
     def records_db_url(self) -> str:
         """SQLAlchemy URL of ingest's record manager (which chunk of which file is indexed)."""
         return f"sqlite:///{(self.data_dir / 'ingest-records.sqlite').resolve()}"
@@ -183,6 +256,33 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'history.sqlite').resolve()}"
+
+
+#: The drivers we ship, by the URL schemes people write (every PostgreSQL tool documents the plain
+#: ``postgresql://``; SQLAlchemy would pick psycopg for it, which is not installed).
+_ASYNC_SCHEMES = {
+    "postgresql": "postgresql+asyncpg",
+    "postgres": "postgresql+asyncpg",
+    "postgresql+asyncpg": "postgresql+asyncpg",
+    "postgresql+psycopg": "postgresql+asyncpg",
+    "postgresql+psycopg2": "postgresql+asyncpg",
+    "sqlite": "sqlite+aiosqlite",
+    "sqlite+aiosqlite": "sqlite+aiosqlite",
+}
+
+
+def async_database_url(url: str) -> str:
+    """``url`` with its scheme mapped to the async driver we ship; ValueError names what works."""
+    scheme, sep, rest = url.partition("://")
+    target = _ASYNC_SCHEMES.get(scheme.lower()) if sep else None
+    if target is None:
+        raise ValueError(
+            f"expected postgresql://user@host:port/db or sqlite:///path, got {scheme or url!r}"
+            " (other databases are not supported)"
+        )
+    if target.startswith("postgresql") and not rest.split("/", 1)[0]:
+        raise ValueError("a postgresql:// URL needs a host, e.g. postgresql://user@host:5432/db")
+    return f"{target}://{rest}"
 
 
 def _describe(error: ValidationError) -> str:
