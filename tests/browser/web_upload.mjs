@@ -62,6 +62,8 @@ await main('web_upload', async () => {
 
     const source = report.listed_after_upload.find((s) => s.endsWith(FILE_NAME));
     if (!source) throw new Error(`${FILE_NAME} is not listed: ${JSON.stringify(report.listed_after_upload)}`);
+    await tabTo(page, '#document-details > summary');
+    await page.keyboard.press('Enter'); // unfold the list
     const button = `#document-list li[data-source="${source}"] .document-delete`;
     await tabTo(page, button);
     await page.keyboard.press('Enter'); // arms it

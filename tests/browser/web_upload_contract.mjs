@@ -102,6 +102,8 @@ await main('web_upload_contract', async () => {
     await page.waitForFunction(() => document.getElementById('upload-message').dataset.jobStatus === 'done');
     report.failure_message = { text: await page.locator('#upload-message').textContent(), class: await page.locator('#upload-message').getAttribute('class') };
 
+    await tabTo(page, '#document-details > summary');
+    await page.keyboard.press('Enter'); // unfold the list
     await tabTo(page, `#document-list li[data-source="${OLD.source}"] .document-delete`);
     await page.keyboard.press('Enter');
     report.armed_label = await page.locator(`#document-list li[data-source="${OLD.source}"] .document-delete`).textContent();

@@ -129,7 +129,7 @@ export class Chat {
     if (!question || this.busy) return;
     this.box.value = '';
     const turn = new Turn(question);
-    turn.element.scrollIntoView({ block: 'start' });
+    turn.element.scrollIntoView({ block: 'nearest' });
     const sessionId = this.sessions.currentId();
     this.controller = new AbortController();
     this.stopButton.disabled = false;

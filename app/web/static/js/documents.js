@@ -124,10 +124,12 @@ export class Documents {
       this.onError(error);
       return;
     }
-    const documents = Array.isArray(body?.documents) ? body.documents : [];
-    this.list.replaceChildren(
-      ...documents.filter((d) => typeof d?.source === 'string').map((d) => this.item(d)),
+    const documents = (Array.isArray(body?.documents) ? body.documents : []).filter(
+      (d) => typeof d?.source === 'string',
     );
+    this.list.replaceChildren(...documents.map((d) => this.item(d)));
+    // folded by default, so at phone width the list does not push the conversation off screen
+    document.getElementById('document-summary').textContent = `Indexed documents (${documents.length})`;
   }
 
   item(doc) {
