@@ -4,7 +4,8 @@ Thin on purpose. ``/rag`` is the chain (invoke, batch, stream, stream_log, strea
 playground); ``/retriever`` is its retrieval step alone; ``/conversation`` is the chat chain (chat
 playground); all three are published by one factory (app.langserve.publish). ``/chat`` and
 ``/chat/stream`` keep the seed tutorial's contract over the same chain, with conversations
-(``/sessions``); ``/health``, ``/ready`` and ``/metrics`` say what is loaded and how it runs. The
+(``/sessions``); ``/health``, ``/ready`` and ``/metrics`` say what is loaded and how it runs; ``/``
+is the web app (app.web). The
 server's state is a typed :class:`~app.runtime.Runtime`; its lifespan opens the index, the model
 and the history database once, and the server never writes the index.
 """
@@ -17,7 +18,6 @@ from typing import Any
 
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import RedirectResponse
 from rag_chain import (
     RagResources,
     build_chain,
@@ -44,6 +44,7 @@ from app.openai_api.errors import OpenAIErrorMiddleware
 from app.routes import chat, health, ready, sessions
 from app.routes import metrics as metrics_route
 from app.runtime import Runtime, build_runtime
+from app.web.routes import install_web_app
 
 
 def _middleware(runtime: Runtime) -> list[Middleware]:
@@ -127,9 +128,7 @@ def create_app(
     publisher.add_routes(app, build_retriever(provider), "/retriever")
     publisher.add_routes(app, build_chat_chain(provider), "/conversation", chat=True)
 
-    @app.get("/", include_in_schema=False)
-    async def index() -> RedirectResponse:
-        return RedirectResponse("/rag/playground/")
+    install_web_app(app)
 
     return app
 

@@ -2,7 +2,7 @@
 
 One ASGI middleware rather than per-route dependencies, so LangServe's routes, the playground's
 static files, /docs and any route added later are covered without anyone remembering to. Only
-``OPEN_PATHS`` (``/health``) and CORS preflights pass untouched. A stream counts once: the token
+``OPEN_PATHS`` (``/health``, the web app's page) and CORS preflights pass untouched. A stream counts once: the token
 is taken when the request arrives, whatever it returns afterwards.
 """
 
@@ -18,11 +18,20 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from app.errors.api import error_body
 from app.security.auth import Authenticator, AuthError
 from app.security.ratelimit import RateLimiter
+from app.web.paths import CONFIG_PATH, PAGE_PATH, STATIC_PREFIX
 
 log = logging.getLogger("rag.access")
 
-#: Paths served without a key and without rate limiting (must not reveal anything private).
-OPEN_PATHS = frozenset({"/health"})
+#: Paths served without a key and without rate limiting (must not reveal anything private). The
+#: web app's page, its static files and its config are public: a browser must load the page before
+#: the user can type a key into it; every call the page makes is checked like any other.
+OPEN_PATHS = frozenset({"/health", PAGE_PATH, CONFIG_PATH})
+OPEN_PREFIXES = (f"{STATIC_PREFIX}/",)
+
+
+def is_open_path(path: str) -> bool:
+    """Whether ``path`` is served without a key."""
+    return path in OPEN_PATHS or path.startswith(OPEN_PREFIXES)
 
 
 class AccessMiddleware:
@@ -41,7 +50,7 @@ class AccessMiddleware:
             return
         headers = dict(scope.get("headers") or [])
         authorization = headers.get(b"authorization", b"").decode("latin-1") or None
-        if scope.get("path") in OPEN_PATHS:
+        if is_open_path(scope.get("path", "")):
             await self._identify_if_possible(scope, authorization)
             await self.app(scope, receive, send)
             return

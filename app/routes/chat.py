@@ -1,7 +1,8 @@
 """Seed-compatible ``POST /chat`` and ``POST /chat/stream`` over the same chain as ``/rag``.
 
 ``/chat/stream`` speaks Server-Sent Events: ``sources`` (JSON list) first, then ``token`` events
-(JSON strings) as the model produces them, then ``done`` (``{"answer": full text}``), or ``error``
+(JSON strings) as the model produces them, then ``done`` (``{"answer": full text, "context": how it
+was made}``: answer mode, refusal and its reason, supports; the web app shows them), or ``error``
 (``{"message"}``) and the end of the stream. With ``Accept: text/plain`` it streams only the answer
 text, as the seed tutorial's ``curl -N`` showed.
 
@@ -135,7 +136,10 @@ async def chat_stream(body: ChatRequest, request: Request, runtime: RuntimeDep) 
             return
         result["answer"] = "".join(answer)
         await runtime.conversations.finish(turn, result)
-        yield _sse("done", {"answer": result["answer"]})
+        done: dict[str, Any] = {"answer": result["answer"]}
+        if "context" in result:
+            done["context"] = result["context"]
+        yield _sse("done", done)
 
     async def text() -> AsyncIterator[str]:
         answer: list[str] = []

@@ -183,7 +183,9 @@ def test_refusal_over_http(sample_server: LiveServer) -> None:
     assert (invoked["answer"], invoked["sources"]) == (REFUSAL, [])
 
     events = read_sse(f"{sample_server.url}/chat/stream", {"question": OFF_DOMAIN_Q})
-    assert events == [("sources", []), ("token", REFUSAL), ("done", {"answer": REFUSAL})]
+    assert events[:2] == [("sources", []), ("token", REFUSAL)] and len(events) == 3
+    assert events[2][0] == "done" and events[2][1]["answer"] == REFUSAL
+    assert events[2][1]["context"]["refused"] is True
 
 
 def test_health_reports_the_index_and_models(sample_server: LiveServer) -> None:

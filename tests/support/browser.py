@@ -13,14 +13,15 @@ BROWSER_DIR = Path(__file__).resolve().parents[1] / "browser"
 
 
 def run_browser_script(
-    script: str, server: LiveServer, out_dir: Path, timeout: float
+    script: str, server: LiveServer, out_dir: Path, timeout: float, *extra: str
 ) -> dict[str, Any]:
-    """``node <script> <server url> <out_dir>``; returns the JSON report on its last stdout line.
+    """``node <script> <server url> <out_dir> [extra...]``; returns the JSON report on its last
+    stdout line.
 
     A failing script fails the test with its own output and the tail of the server's log.
     """
     result = subprocess.run(
-        ["node", str(BROWSER_DIR / script), server.url, str(out_dir)],
+        ["node", str(BROWSER_DIR / script), server.url, str(out_dir), *extra],
         cwd=BROWSER_DIR,
         capture_output=True,
         text=True,

@@ -101,7 +101,8 @@ async def test_refusal_over_http_never_calls_the_model(tmp_path: Path) -> None:
             (await client.post("/chat/stream", json={"question": OFF_DOMAIN_Q})).text
         )
         assert events[0] == ("sources", [])
-        assert events[-1] == ("done", {"answer": REFUSAL})
+        assert events[-1][0] == "done" and events[-1][1]["answer"] == REFUSAL
+        assert events[-1][1]["context"]["refused"] is True
     assert model.calls == 0
 
 
@@ -148,7 +149,7 @@ async def test_a_slow_but_steady_stream_is_not_cut(tmp_path: Path) -> None:
     async for client in _client(res):
         events = parse_sse((await client.post("/chat/stream", json={"question": PRICING_Q})).text)
         assert [name for name, _ in events][-1] == "done", events
-        assert events[-1][1] == {"answer": REPLY}
+        assert events[-1][1]["answer"] == REPLY
         plain = await client.post(
             "/chat/stream", json={"question": PRICING_Q}, headers={"Accept": "text/plain"}
         )
