@@ -3,72 +3,19 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import BIN, SAMPLES, run_ingest, wait_until
+from tests.conftest import SAMPLES, run_ingest, wait_until
+from tests.support.chroma import ChromaServer
 from tests.support.servers import LiveServer, free_port
 
 pytestmark = pytest.mark.slow
 
 PORT_Q = "Which port does Quillfeather listen on?"
-
-
-@dataclass
-class ChromaServer:
-    """A `chroma run` process we started, and how to restart it on the same path and port."""
-
-    path: Path
-    port: int
-    log: Path
-    process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        with self.log.open("ab") as out:
-            self.process = subprocess.Popen(
-                [
-                    str(BIN / "chroma"),
-                    "run",
-                    "--path",
-                    str(self.path),
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(self.port),
-                ],
-                env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-
-        def up() -> bool:
-            assert self.process is not None and self.process.poll() is None, self.log.read_text()
-            try:
-                return httpx.get(f"{self.url}/api/v2/heartbeat", timeout=1).status_code == 200
-            except httpx.HTTPError:
-                return False
-
-        assert wait_until(up, timeout=60, step=0.2), self.log.read_text()
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
 
 
 @pytest.fixture
