@@ -91,7 +91,9 @@ def test_chat_and_stream_through_the_backend(
     assert names[0] == "sources" and names[-1] == "done"
     tokens = [data for name, data in events if name == "token"]
     assert tokens == re.findall(r"\s*\S+", REPLY), "each backend token is forwarded as it comes"
-    assert events[-1][1] == {"answer": REPLY}
+    done = events[-1][1]
+    assert done["answer"] == REPLY
+    assert done["context"]["answer_mode"] == "generate" and not done["context"].get("refused")
     assert _chat_requests(stub)[0]["stream"] is True
 
 
