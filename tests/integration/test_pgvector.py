@@ -155,6 +155,14 @@ def test_prune_and_dry_run(pgvector_url: str, rag_env: dict[str, str], tmp_path:
         pgvector_url, "SELECT count(*) FROM upsertion_record WHERE group_id = %s", "pricing.md"
     ) == [(0,)], "its ingest records are gone too"
 
+    # Same files, same owner, another collection of this database: refused, not misfiled.
+    other = run_ingest(str(docs), "--collection", "other", env=env)
+    assert other.returncode != 0 and "already belongs to another collection" in other.stderr
+    assert (
+        _sql(pgvector_url, "SELECT count(*) FROM langchain_pg_embedding")[0][0]
+        == pruned["chunks_total"]
+    )
+
 
 def _reader(**overrides: Any) -> Any:
     from rag_chain.retrieval import IndexReader

@@ -139,9 +139,32 @@ class RagPGVector(PGVector):
         """Write chunks with their vectors (ingest embeds first; migration brings its own)."""
         if not texts:
             return []
+        if ids:
+            self._refuse_ids_of_other_collections(ids)
         written = super().add_embeddings(texts, embeddings, metadatas, ids, **kwargs)
         ensure_hnsw_index(self._engine_or_fail(), len(embeddings[0]))
         return written
+
+    def _refuse_ids_of_other_collections(self, ids: list[str]) -> None:
+        """Fail instead of letting the library's upsert leave a chunk in another collection.
+
+        ``id`` is one key for the whole table, and on conflict the library updates the row but
+        not its collection: the chunk would be recorded as written here and never found here.
+        """
+        table = self.EmbeddingStore
+        query = (
+            sqlalchemy.select(table.id)
+            .where(table.id.in_(ids), table.collection_id != self._collection_uuid())
+            .limit(1)
+        )
+        with self._make_sync_session() as session:
+            taken = session.execute(query).scalar()
+        if taken is not None:
+            raise ValueError(
+                f"chunk {taken} already belongs to another collection of this database: the "
+                "same files with the same owner cannot be in two collections of one database; "
+                "use another database (or schema) for this collection"
+            )
 
     def _engine_or_fail(self) -> Engine:
         assert self._engine is not None, "RagPGVector is used in sync mode only"
