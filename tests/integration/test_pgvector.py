@@ -157,7 +157,9 @@ def test_prune_and_dry_run(pgvector_url: str, rag_env: dict[str, str], tmp_path:
 
     # Same files, same owner, another collection of this database: refused, not misfiled.
     other = run_ingest(str(docs), "--collection", "other", env=env)
-    assert other.returncode != 0 and "already belongs to another collection" in other.stderr
+    assert other.returncode == 1, other.stderr
+    assert "rag-ingest: chunk " in other.stderr and "already belongs to another" in other.stderr
+    assert "Traceback" not in other.stderr
     assert (
         _sql(pgvector_url, "SELECT count(*) FROM langchain_pg_embedding")[0][0]
         == pruned["chunks_total"]

@@ -29,6 +29,7 @@ from langchain_postgres.vectorstores import DistanceStrategy
 from sqlalchemy import Engine, create_engine, text
 
 from rag_core.settings import Settings
+from rag_core.vectorstore import IndexConflictError
 
 #: Tables langchain-postgres creates (names fixed by the library, held by the <0.1 pin).
 EMBEDDING_TABLE = "langchain_pg_embedding"
@@ -160,7 +161,7 @@ class RagPGVector(PGVector):
         with self._make_sync_session() as session:
             taken = session.execute(query).scalar()
         if taken is not None:
-            raise ValueError(
+            raise IndexConflictError(
                 f"chunk {taken} already belongs to another collection of this database: the "
                 "same files with the same owner cannot be in two collections of one database; "
                 "use another database (or schema) for this collection"

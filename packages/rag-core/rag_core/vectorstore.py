@@ -28,6 +28,10 @@ class IndexMissingError(RuntimeError):
     """The collection does not exist yet: run rag-ingest first."""
 
 
+class IndexConflictError(RuntimeError):
+    """A write the store cannot take as asked (the message says what to do instead)."""
+
+
 def make_chroma_client(settings: Settings) -> Any:
     """One chromadb client per store location and process (clients are heavy and thread-safe)."""
     import chromadb
