@@ -1,4 +1,5 @@
-"""``rag-admin``: manage API keys (create, list, revoke) in the history database.
+"""``rag-admin``: manage API keys (create, list, revoke) in the history database, and copy the
+index between Chroma and pgvector (``migrate-index``).
 
 Keys are printed once, at creation; only their SHA-256 hash is stored, so a lost key cannot be
 shown again: revoke it and create another.
@@ -35,6 +36,16 @@ def _parser() -> argparse.ArgumentParser:
     listing.add_argument("--json", action="store_true", help="one JSON list on stdout")
     revoke = commands.add_parser("revoke-key", help="revoke a key by its id")
     revoke.add_argument("key_id", help="the id shown by list-keys (also the 8 hex after 'rag_')")
+    migrate = commands.add_parser(
+        "migrate-index",
+        help="copy the collection (chunks, vectors, ingest records) from the other vector store "
+        "into --to, without embedding again, then verify the counts",
+    )
+    migrate.add_argument("--to", required=True, choices=["pgvector", "chroma"])
+    migrate.add_argument(
+        "--replace", action="store_true", help="overwrite a target collection that holds data"
+    )
+    migrate.add_argument("--json", action="store_true", help="one JSON summary on stdout")
     return parser
 
 
@@ -55,6 +66,9 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"rag-admin: {exc}", file=sys.stderr)
         return 2
+
+    if args.command == "migrate-index":
+        return _migrate_index(settings, args.to, replace=args.replace, as_json=args.json)
 
     async def create(store: ApiKeyStore) -> int:
         if not valid_user(args.user):
@@ -94,6 +108,28 @@ def main(argv: list[str] | None = None) -> int:
         where = make_url(settings.history_db_url).render_as_string(hide_password=True)
         print(f"rag-admin: database {where} failed: {exc}", file=sys.stderr)
         return 1
+
+
+def _migrate_index(settings: Settings, to: str, *, replace: bool, as_json: bool) -> int:
+    """Run the copy; exit 1 with the reason when it cannot start or does not verify."""
+    from ingest.migrate_index import MigrationError, migrate_index
+
+    try:
+        report = migrate_index(
+            settings, "pgvector" if to == "pgvector" else "chroma", replace=replace
+        )
+    except (MigrationError, SQLAlchemyError, OSError) as exc:
+        print(f"rag-admin: migrate-index: {exc}", file=sys.stderr)
+        return 1
+    if as_json:
+        print(json.dumps(report.as_json()))
+    else:
+        print(
+            f"copied {report.chunks} chunks and {report.records} ingest records of "
+            f"{report.collection!r} from {report.source} to {report.target} "
+            f"({report.seconds:.1f} s); counts verified"
+        )
+    return 0
 
 
 if __name__ == "__main__":

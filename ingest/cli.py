@@ -90,9 +90,15 @@ def main(argv: list[str] | None = None) -> int:
             )
             return 0
 
-    report = Ingestor(settings, user=args.user).run(
-        args.paths, prune=args.prune, dry_run=args.dry_run, progress=not args.no_progress
-    )
+    from rag_core.vectorstore import IndexConflictError
+
+    try:
+        report = Ingestor(settings, user=args.user).run(
+            args.paths, prune=args.prune, dry_run=args.dry_run, progress=not args.no_progress
+        )
+    except IndexConflictError as exc:
+        print(f"rag-ingest: {exc}", file=sys.stderr)
+        return 1
     plan_stream = sys.stderr if args.json else sys.stdout
     for line in report.plan:
         print(line, file=plan_stream)

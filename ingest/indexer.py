@@ -1,7 +1,8 @@
-"""Incremental indexing of files into Chroma through LangChain's indexing API.
+"""Incremental indexing of files into the vector store (Chroma or pgvector) through LangChain's
+indexing API.
 
 Why it is built this way:
-- A persistent SQL record manager (under RAG_DATA_DIR) remembers the hash of every chunk written,
+- A persistent SQL record manager (under RAG_DATA_DIR; in PostgreSQL beside pgvector) remembers the hash of every chunk written,
   so an unchanged file embeds nothing and a changed file has exactly its old chunks replaced.
 - Each file's chunks always go to ``index()`` in one batch, never straddling two, because
   incremental cleanup deletes a source's chunks that are missing from the *current batch* (a file
@@ -31,7 +32,12 @@ from langchain_core.vectorstores import VectorStore
 from rag_core.embeddings import LazyEmbeddings
 from rag_core.names import OWNER_KEY, SOURCE_KEY, owner_tag, record_namespace
 from rag_core.settings import Settings
-from rag_core.vectorstore import collection_exists, count_chunks, make_vectorstore
+from rag_core.vectorstore import (
+    collection_exists,
+    count_chunks,
+    make_vectorstore,
+    records_exist,
+)
 from tqdm import tqdm
 
 from ingest.chunking import chunk_segments
@@ -120,8 +126,7 @@ class Ingestor:
             from langchain_core.indexing import InMemoryRecordManager
 
             namespace = record_namespace(self.settings, self.settings.collection, self.user)
-            db_file = self.settings.data_dir / "ingest-records.sqlite"
-            if not create and not db_file.exists():
+            if not create and not records_exist(self.settings):
                 return InMemoryRecordManager(namespace)
             self.settings.data_dir.mkdir(parents=True, exist_ok=True)
             manager = SQLRecordManager(namespace, db_url=self.settings.records_db_url)

@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -115,3 +116,19 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 10.0, step: float
 
 
 __all__ = ["LiveServer", "free_port", "httpx", "run_ingest", "wait_until"]
+
+
+@pytest.fixture(scope="session")
+def pgvector_server() -> Iterator[Any]:
+    """A PostgreSQL with pgvector for the session (see tests.support.services.PgvectorServer)."""
+    from tests.support.services import PgvectorServer
+
+    server = PgvectorServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pgvector_url(pgvector_server: Any) -> str:
+    """A fresh database with pgvector for one test: ``postgresql://`` URL."""
+    return pgvector_server.new_database()  # type: ignore[no-any-return]

@@ -16,6 +16,7 @@ from typing import Any
 from rag_chain import visible_owners
 from rag_core.names import OWNER_KEY, SOURCE_KEY, record_namespace
 from rag_core.settings import Settings
+from rag_core.vectorstore import records_exist
 from sqlalchemy import Engine, MetaData, Table, create_engine, func, select
 
 #: Table of langchain-classic's SQLRecordManager (model ``UpsertionRecord``). It is reflected by
@@ -98,7 +99,7 @@ class DocumentCatalog:
     def _open_records(self) -> tuple[Engine, Table] | None:
         with self._lock:
             if self._records is None:
-                if not (self.settings.data_dir / "ingest-records.sqlite").exists():
+                if not records_exist(self.settings):
                     return None  # never create the record store: only ingest does
                 engine = create_engine(self.settings.records_db_url)
                 table = Table(RECORDS_TABLE, MetaData(), autoload_with=engine)

@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from fastapi import APIRouter, Request
 from rag_chain import chat_model_label
 from rag_core.embeddings import embeddings_label
+from rag_core.vectorstore import vectorstore_label
 
 from app.runtime import Runtime, RuntimeDep
 from app.security.auth import user_of
@@ -43,7 +44,7 @@ async def health(request: Request, runtime: RuntimeDep) -> dict[str, object]:
         "documents": count or 0,
         "llm": chat_model_label(settings),
         "embeddings": embeddings_label(settings),
-        "vectorstore": "chroma-server" if settings.chroma_url else "chroma-embedded",
+        "vectorstore": vectorstore_label(settings),
     }
     worker = runtime.resources.worker_status()  # None for Ollama / OpenAI (no worker)
     if worker is not None:

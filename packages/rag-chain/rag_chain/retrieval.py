@@ -33,6 +33,7 @@ from rag_core.vectorstore import (
     forget_chroma_client,
     make_vectorstore,
     store_signature,
+    store_signature_blind,
 )
 
 from rag_chain.lexical import LexicalDoc, LexicalIndex, indexed_text, lexical_terms
@@ -130,12 +131,15 @@ class IndexReader:
     def _refresh_if_written(self) -> None:
         """Reopen the embedded store after another process wrote it (at most once a second).
 
+        With pgvector nothing is reopened; the new signature only tells the lexical side to
+        re-read the chunks.
+
         An embedded Chroma client serves searches from an in-memory vector index that never sees
         vectors written by another process: without this, chunks from an ingest run while the
         server is up were counted but never found until a restart.
         """
         now = time.monotonic()
-        if not self._owns_store or self.settings.chroma_url or now < self._next_refresh:
+        if not self._owns_store or store_signature_blind(self.settings) or now < self._next_refresh:
             return
         with self._lock:
             if now < self._next_refresh:
@@ -144,10 +148,13 @@ class IndexReader:
             signature = store_signature(self.settings)
             if signature == self._signature:
                 return
-            log.info("the index was written by another process: reopening it")
-            forget_chroma_client(self.settings)
-            self._store = make_vectorstore(self.settings, self.embeddings(), create=False)
-            self._signature = store_signature(self.settings)
+            if self.settings.vectorstore == "chroma":
+                # PostgreSQL shows every committed write to every reader: only Chroma reopens.
+                log.info("the index was written by another process: reopening it")
+                forget_chroma_client(self.settings)
+                self._store = make_vectorstore(self.settings, self.embeddings(), create=False)
+                signature = store_signature(self.settings)
+            self._signature = signature
 
     def count(self) -> int | None:
         """Chunks in the collection, or None when there is no index."""
@@ -166,7 +173,7 @@ class IndexReader:
         if store is None:
             return self._lexical
         key: object
-        if self._owns_store and not self.settings.chroma_url:
+        if self._owns_store and not store_signature_blind(self.settings):
             key = self._signature
         else:
             key = int(time.monotonic() // LEXICAL_SYNC_SECONDS)

@@ -17,11 +17,14 @@ import chromadb.errors
 #: Exceptions that always come from the index (its client library or its SQLite file).
 INDEX_ERRORS: tuple[type[Exception], ...] = (chromadb.errors.ChromaError, sqlite3.DatabaseError)
 
-_STORE_MODULES = ("chromadb", "langchain_chroma")
+#: psycopg serves only pgvector here (the history database goes through asyncpg), so a failure
+#: raised from its code, even wrapped by SQLAlchemy (which keeps psycopg's traceback), is the index.
+_STORE_MODULES = ("chromadb", "langchain_chroma", "psycopg", "langchain_postgres")
 
 
 def _raised_in_store(tb: TracebackType | None) -> bool:
-    """Whether the innermost frame of ``tb`` runs chromadb's (or its LangChain wrapper's) code."""
+    """Whether the innermost frame of ``tb`` runs the store client's (or its LangChain wrapper's)
+    code: chromadb, or psycopg for pgvector."""
     if tb is None:
         return False
     while tb.tb_next is not None:

@@ -44,5 +44,7 @@ def owner_tag(user: str | None) -> str:
 
 def record_namespace(settings: Settings, collection: str, user: str | None) -> str:
     """Record-manager namespace: one per store, collection and owner, so --prune stays in scope."""
-    store = settings.chroma_url or "embedded"
+    # pgvector's records live in the pgvector database itself: its URL need not be in the name.
+    pgvector = settings.vectorstore == "pgvector"
+    store = "pgvector" if pgvector else settings.chroma_url or "embedded"
     return f"{store}|{collection}|{owner_tag(user)}"

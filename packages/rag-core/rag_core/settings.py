@@ -44,6 +44,16 @@ class Settings(BaseSettings):
     chroma_url: str | None = Field(
         None, description="http://host:port of a Chroma server; unset = embedded store on disk."
     )
+    vectorstore: Literal["chroma", "pgvector"] = Field(
+        "chroma",
+        description="chroma = embedded on disk (or RAG_CHROMA_URL); pgvector = PostgreSQL with "
+        "pgvector at RAG_PGVECTOR_URL (chunks, vectors and ingest records).",
+    )
+    pgvector_url: str | None = Field(
+        None,
+        description="postgresql://user@host:port/db of the pgvector database (may be the history "
+        "database); needed when RAG_VECTORSTORE=pgvector.",
+    )
 
     # --- embeddings ----------------------------------------------------------------------
     embeddings: Literal["local", "ollama"] = Field(
@@ -212,6 +222,11 @@ class Settings(BaseSettings):
                 raise ValueError(f"{item!r} is not an IP address or CIDR network") from None
         return networks
 
+    @field_validator("pgvector_url")
+    @classmethod
+    def _pgvector_url(cls, value: str | None) -> str | None:
+        return psycopg_database_url(value) if value else None
+
     @field_validator("database_url")
     @classmethod
     def _async_database_url(cls, value: str | None) -> str | None:
@@ -233,6 +248,8 @@ class Settings(BaseSettings):
             )
         if self.llm == "openai" and not self.openai_base_url:
             raise ValueError("RAG_LLM=openai needs RAG_OPENAI_BASE_URL")
+        if self.vectorstore == "pgvector" and not self.pgvector_url:
+            raise ValueError("RAG_VECTORSTORE=pgvector needs RAG_PGVECTOR_URL")
         return self
 
     @property
@@ -247,7 +264,13 @@ class Settings(BaseSettings):
 
     @property
     def records_db_url(self) -> str:
-        """SQLAlchemy URL of ingest's record manager (which chunk of which file is indexed)."""
+        """SQLAlchemy URL of ingest's record manager (which chunk of which file is indexed).
+
+        With pgvector the records live beside the chunks, so any machine that can reach the
+        database can ingest incrementally (nothing of the index stays on one disk).
+        """
+        if self.vectorstore == "pgvector" and self.pgvector_url:
+            return self.pgvector_url
         return f"sqlite:///{(self.data_dir / 'ingest-records.sqlite').resolve()}"
 
     @property
@@ -283,6 +306,27 @@ def async_database_url(url: str) -> str:
     if target.startswith("postgresql") and not rest.split("/", 1)[0]:
         raise ValueError("a postgresql:// URL needs a host, e.g. postgresql://user@host:5432/db")
     return f"{target}://{rest}"
+
+
+def psycopg_database_url(url: str) -> str:
+    """``url`` with its scheme mapped to psycopg 3, the driver langchain-postgres (pgvector) needs.
+
+    People write the plain ``postgresql://`` every PostgreSQL tool documents, or copy the history
+    database's URL (``postgresql+asyncpg://``); both mean the same database here.
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme.lower() not in _POSTGRES_SCHEMES:
+        raise ValueError(f"expected postgresql://user@host:port/db, got {scheme or url!r}")
+    return f"postgresql+psycopg://{rest}"
+
+
+_POSTGRES_SCHEMES = {
+    "postgresql",
+    "postgres",
+    "postgresql+psycopg",
+    "postgresql+asyncpg",
+    "postgresql+psycopg2",
+}
 
 
 def _describe(error: ValidationError) -> str:

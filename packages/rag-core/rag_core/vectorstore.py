@@ -1,4 +1,5 @@
-"""Chroma factory: the embedded store on disk by default, a Chroma server when RAG_CHROMA_URL is set.
+"""Vector store factory: embedded Chroma on disk by default, a Chroma server when RAG_CHROMA_URL is
+set, PostgreSQL + pgvector when RAG_VECTORSTORE=pgvector (:mod:`rag_core.pgvector_store`).
 
 Ingest creates the collection; serving only opens it (``create=False``) and treats a missing
 collection as "no index yet" rather than creating an empty one behind the user's back.
@@ -12,6 +13,7 @@ from urllib.parse import urlparse
 
 from langchain_chroma import Chroma
 from langchain_core.embeddings import Embeddings
+from langchain_core.vectorstores import VectorStore
 
 from rag_core.settings import Settings
 
@@ -24,6 +26,10 @@ _clients_lock = threading.Lock()
 
 class IndexMissingError(RuntimeError):
     """The collection does not exist yet: run rag-ingest first."""
+
+
+class IndexConflictError(RuntimeError):
+    """A write the store cannot take as asked (the message says what to do instead)."""
 
 
 def make_chroma_client(settings: Settings) -> Any:
@@ -74,7 +80,12 @@ def forget_chroma_client(settings: Settings) -> None:
 
 
 def store_signature(settings: Settings) -> tuple[int, ...] | None:
-    """Size and mtime of the embedded store's SQLite files: they change when anyone writes."""
+    """Size and mtime of the embedded store's SQLite files (pgvector: rows and an id checksum):
+    they change when anyone writes. None for a Chroma server, which cannot tell."""
+    if settings.vectorstore == "pgvector":
+        from rag_core.pgvector_store import pg_signature
+
+        return pg_signature(settings, settings.collection)
     if settings.chroma_url:
         return None
     signature: list[int] = []
@@ -88,8 +99,17 @@ def store_signature(settings: Settings) -> tuple[int, ...] | None:
     return tuple(signature)
 
 
+def store_signature_blind(settings: Settings) -> bool:
+    """Whether :func:`store_signature` cannot see writes (a Chroma server): readers poll instead."""
+    return settings.vectorstore == "chroma" and bool(settings.chroma_url)
+
+
 def collection_exists(settings: Settings, name: str | None = None) -> bool:
     """Whether the collection has been created by an ingest run (never creates anything)."""
+    if settings.vectorstore == "pgvector":
+        from rag_core.pgvector_store import pg_collection_exists
+
+        return pg_collection_exists(settings, name or settings.collection)
     if not settings.chroma_url and not (settings.chroma_dir / "chroma.sqlite3").exists():
         return False
     client = make_chroma_client(settings)
@@ -103,7 +123,7 @@ def make_vectorstore(
     *,
     collection: str | None = None,
     create: bool = False,
-) -> Chroma:
+) -> VectorStore:
     """Open (or, for ingest, create) the collection with our embeddings, never Chroma's own."""
     name = collection or settings.collection
     # Check before opening a client: an embedded client would create an empty store on disk.
@@ -111,6 +131,10 @@ def make_vectorstore(
         raise IndexMissingError(
             f"collection {name!r} does not exist yet: run `rag-ingest PATH` to build the index"
         )
+    if settings.vectorstore == "pgvector":
+        from rag_core.pgvector_store import make_pgvector
+
+        return make_pgvector(settings, embeddings, collection=name, create=create)
     return Chroma(
         client=make_chroma_client(settings),
         collection_name=name,
@@ -122,5 +146,25 @@ def make_vectorstore(
 
 def count_chunks(settings: Settings, collection: str | None = None) -> int:
     """Number of chunks the collection holds (chromadb's public ``Collection.count()``)."""
+    if settings.vectorstore == "pgvector":
+        from rag_core.pgvector_store import pg_count
+
+        return pg_count(settings, collection or settings.collection)
     client = make_chroma_client(settings)
     return int(client.get_collection(collection or settings.collection).count())
+
+
+def records_exist(settings: Settings) -> bool:
+    """Whether ingest has created its record store (SQLite file, or its table in PostgreSQL)."""
+    if settings.vectorstore == "pgvector":
+        from rag_core.pgvector_store import pg_records_exist
+
+        return pg_records_exist(settings)
+    return (settings.data_dir / "ingest-records.sqlite").exists()
+
+
+def vectorstore_label(settings: Settings) -> str:
+    """Which store serves the index, for /health: chroma-embedded, chroma-server or pgvector."""
+    if settings.vectorstore == "pgvector":
+        return "pgvector"
+    return "chroma-server" if settings.chroma_url else "chroma-embedded"
