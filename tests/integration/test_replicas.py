@@ -4,8 +4,9 @@ Both replicas talk to one PostgreSQL (history, API keys, upload jobs), one Redis
 one vector store; each has a data dir of its own, as two machines would. The model is the loopback
 Ollama stub for both, so answers are instant and a stream can be made as slow as a test needs.
 
-The vector store is a parameter (:func:`shared_vectors`): today a Chroma server; pgvector joins as
-a second parameter returning its own environment, and every test here runs against both.
+The vector store is a parameter (:func:`shared_vectors`): a Chroma server, or pgvector, where one
+PostgreSQL database holds history, keys, upload jobs, ingest records and the vectors; every test
+here runs against both.
 """
 
 from __future__ import annotations
@@ -53,17 +54,24 @@ def chroma(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChromaServer]:
     server.stop()
 
 
-@pytest.fixture(params=["chroma-server"])
+@pytest.fixture(params=["chroma-server", "pgvector"])
 def shared_vectors(request: pytest.FixtureRequest) -> dict[str, str]:
     """The environment that points replicas and rag-ingest at one shared vector store.
 
-    A parameter, so pgvector (``RAG_VECTORSTORE=pgvector``, ``RAG_PGVECTOR_URL``) is one more
-    ``params`` entry and branch here, not a rewrite of the tests.
+    With pgvector, ``RAG_DATABASE_URL`` is the same database: the one-engine team layout.
     """
     collection = unique_prefix("c").rstrip("_")
     if request.param == "chroma-server":
         chroma: ChromaServer = request.getfixturevalue("chroma")
         return {"RAG_CHROMA_URL": chroma.url, "RAG_COLLECTION": collection}
+    if request.param == "pgvector":
+        url: str = request.getfixturevalue("pgvector_url")
+        return {
+            "RAG_VECTORSTORE": "pgvector",
+            "RAG_PGVECTOR_URL": url,
+            "RAG_DATABASE_URL": url,
+            "RAG_COLLECTION": collection,
+        }
     raise AssertionError(f"unknown vector store {request.param!r}")
 
 
