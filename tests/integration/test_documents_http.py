@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.servers import LiveServer
+from tests.support.servers import LiveServer, child_pids
 
 pytestmark = pytest.mark.slow
 
@@ -42,22 +42,9 @@ def own_index(sample_index: dict[str, str], tmp_path: Path) -> dict[str, str]:
     return {**sample_index, "RAG_DATA_DIR": str(data), "RAG_ANSWER_MODE": "extract"}
 
 
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(") ", 1)[1].split()[1]) == pid:
-                found.append(int(entry.name))
-    return found
-
-
 def _ingest_child(server: LiveServer) -> dict[str, Any] | None:
     """The upload ingest child of ``server`` while it runs: its niceness and thread settings."""
-    for pid in _children(server.process.pid):
+    for pid in child_pids(server.process.pid):
         try:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
             environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")

@@ -41,7 +41,7 @@ def _vm_hwm(pid: int) -> int | None:
     return None
 
 
-def _children(pid: int) -> list[int]:
+def child_pids(pid: int) -> list[int]:
     """Direct children of ``pid`` (scanning /proc; empty where there is none)."""
     found = []
     for entry in Path("/proc").iterdir():
@@ -82,7 +82,7 @@ class LiveServer:
 
         The sum of each process's own peak: an upper bound of what they held together.
         """
-        pids = [self.process.pid, *_children(self.process.pid)]
+        pids = [self.process.pid, *child_pids(self.process.pid)]
         known = [peak for peak in map(_vm_hwm, pids) if peak is not None]
         return sum(known) if known else None
 
