@@ -61,6 +61,13 @@ def test_web_app_chat_sources_sessions_and_hostile_document(
 
     assert "script-src 'self'" in report["csp"] and "trusted-types 'none'" in report["csp"]
     assert report["skip_link_focuses_question"] is True
+    assert report["before_ready"] == {
+        "send_disabled": True,
+        "url_unchanged": True,
+        # before the wiring Enter is the textarea's own: a new line, the question stays
+        "question_kept": "typed before the page was ready\n",
+        "send_disabled_when_ready": False,
+    }
 
     first = report["first"]
     assert "$8 per user per month" in first["text"] and "**" not in first["text"]

@@ -47,10 +47,31 @@ async function hostileRun(page) {
   };
 }
 
+/** Ask is off while /ui/config is still on its way, and nothing a user does then reloads the page. */
+async function beforeReady(context) {
+  const page = await context.newPage();
+  let release;
+  const held = new Promise((resolve) => { release = resolve; });
+  await page.route('**/ui/config', async (route) => { await held; await route.continue(); });
+  await page.goto(`${baseUrl}/`, { waitUntil: 'load' });
+  const result = { send_disabled: await page.locator('#send').isDisabled() };
+  await page.locator('#question').fill('typed before the page was ready');
+  await page.keyboard.press('Enter');
+  await page.locator('#send').click({ force: true });
+  result.url_unchanged = page.url() === `${baseUrl}/`;
+  result.question_kept = await page.locator('#question').inputValue();
+  release();
+  await page.waitForSelector('body[data-ready="true"]', { timeout: 30_000 });
+  result.send_disabled_when_ready = await page.locator('#send').isDisabled();
+  await page.close();
+  return result;
+}
+
 await main('web_chat', async () => {
   const report = {};
-  const { page, problems, close } = await openBrowser();
+  const { context, page, problems, close } = await openBrowser();
   try {
+    report.before_ready = await beforeReady(context);
     const response = await openApp(page, baseUrl);
     report.csp = response.headers()['content-security-policy'];
 

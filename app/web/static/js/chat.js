@@ -91,6 +91,9 @@ export class Chat {
       }
     });
     this.stopButton.addEventListener('click', () => this.stop());
+    // The page ships with Ask disabled: clicked before this wiring, the plain form would submit
+    // itself as a GET and reload the page, losing the question.
+    this.sendButton.disabled = false;
   }
 
   get busy() {
