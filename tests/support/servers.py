@@ -23,6 +23,18 @@ BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parent.parent.parent
 
 
+def clean_env(**values: str) -> dict[str, str]:
+    """This process's environment without any RAG_* setting, offline and unbuffered, plus ``values``.
+
+    A server, ingest or benchmark started by a test must not silently pick up the developer's own
+    RAG_DATA_DIR or model choice (or a .env's: settings given in the environment win over it).
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
+    env.update({"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PYTHONUNBUFFERED": "1"})
+    env.update(values)
+    return env
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     """A currently free TCP port on loopback (racy by nature: use it at once)."""
     with socket.socket() as sock:
