@@ -127,7 +127,9 @@ def build_runtime(settings: Settings, resources: RagResources) -> Runtime:
         wait=wait,
         database=database,
         history=history,
-        conversations=Conversations(history, make_condense_question(lambda: resources), wait),
+        conversations=Conversations(
+            history, publisher.step(make_condense_question(lambda: resources)), wait
+        ),
         authenticator=Authenticator(settings, ApiKeyStore(database)),
         limiter=make_rate_limiter(settings),
         metrics=metrics,

@@ -28,10 +28,9 @@ from typing import Any
 import httpx
 import redis
 
-from bench.processes import clean_env
 from tests.support.chroma import ChromaServer
 from tests.support.llm_stub_server import StubLLMServer
-from tests.support.servers import BIN, LiveServer, free_port, start_server
+from tests.support.servers import BIN, LiveServer, clean_env, free_port, start_server
 from tests.support.services import drop_tables, require_postgres, require_redis, unique_prefix
 
 ROOT = Path(__file__).resolve().parent.parent

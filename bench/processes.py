@@ -1,27 +1,16 @@
 """Real server processes for the benchmarks: the product and the seed-style baseline.
 
-Starting, timing until ready, peak memory and stopping are tests.support.servers' (one helper for
-tests and benchmarks); this module only says which servers the benchmarks run, and with what.
+Starting, timing until ready, peak memory, stopping and the clean environment are
+tests.support.servers' (one helper for tests and benchmarks); this module only says which servers
+the benchmarks run, and with what.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
-from tests.support.servers import BIN, LiveServer, free_port, launch
-
-
-def clean_env(**values: str) -> dict[str, str]:
-    """This process's environment without any RAG_* setting, plus ``values``.
-
-    A benchmark must not silently pick up the developer's own RAG_DATA_DIR or model choice.
-    """
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
-    env.update({"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PYTHONUNBUFFERED": "1"})
-    env.update(values)
-    return env
+from tests.support.servers import BIN, LiveServer, clean_env, free_port, launch
 
 
 def start_rag_server(data_dir: Path, max_tokens: int, log_path: Path) -> LiveServer:

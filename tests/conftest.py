@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.servers import LiveServer, free_port, start_server
+from tests.support.servers import LiveServer, clean_env, free_port, start_server
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
@@ -42,11 +42,7 @@ def _reset_sse_starlette() -> Iterator[None]:
 @pytest.fixture
 def rag_env(tmp_path: Path) -> dict[str, str]:
     """Environment for a subprocess with its own data dir and nothing inherited from a .env."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
-    env.update(
-        {"RAG_DATA_DIR": str(tmp_path / "data"), "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
-    )
-    return env
+    return clean_env(RAG_DATA_DIR=str(tmp_path / "data"))
 
 
 def run_ingest(
@@ -67,8 +63,7 @@ def run_ingest(
 def sample_index(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """The bundled samples ingested once with the real embeddings; returns the env to use it."""
     data = tmp_path_factory.mktemp("sample-index") / "data"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
-    env.update({"RAG_DATA_DIR": str(data), "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"})
+    env = clean_env(RAG_DATA_DIR=str(data))
     result = run_ingest(str(SAMPLES), "--json", env=env)
     assert result.returncode == 0, result.stderr
     # Servers over this index exercise the chat-model path (streaming, disconnects, crashes of the

@@ -2,11 +2,12 @@
 
 Before this, ``/rag`` got the ``k`` declaration and the metrics callbacks while ``/conversation``
 was built apart and got neither. :class:`Publisher` gives every runnable (LangServe's routes and
-the chain behind ``/chat``) the same treatment:
+the chain behind ``/chat`` and ``/v1``) the same treatment:
 
 - ``configurable.k`` declared in the config schema (:func:`declare_top_k`), so LangServe validates
   it and the playground shows it;
 - the server's callbacks (metrics) bound with ``with_config``, since LangServe drops a client's;
+  the follow-up rewrite /chat and /v1 run before the chain gets them too (:meth:`Publisher.step`);
 - the same per-request config: the client's config checked (``k`` in range, nothing else), then
   the tenant (``rag_user``) set by the server alone (:func:`server_config`), plus the stream-error
   recorder on LangServe's stream routes;
@@ -58,7 +59,12 @@ class Publisher:
 
     def runnable(self, runnable: Runnable) -> Runnable:
         """``runnable`` as clients reach it: ``k`` declared, the server's callbacks bound."""
-        return declare_top_k(runnable, self.settings).with_config(callbacks=self.callbacks)
+        return self.step(declare_top_k(runnable, self.settings))
+
+    def step(self, runnable: Runnable) -> Runnable:
+        """A step a route runs beside the published chain (the follow-up rewrite of /chat and /v1)
+        with the server's callbacks, as the same step gets them inside /conversation's chain."""
+        return runnable.with_config(callbacks=self.callbacks)
 
     async def config_modifier(self, config: dict[str, Any], request: Request) -> dict[str, Any]:
         """LangServe's ``per_req_config_modifier``: the client's checked config, then the server's."""

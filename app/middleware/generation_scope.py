@@ -8,7 +8,7 @@ that completed normally has no generation left, so this costs nothing then.
 
 from __future__ import annotations
 
-from rag_chain.generation_scope import generation_scope
+from rag_chain import generation_scope
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 

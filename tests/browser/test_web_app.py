@@ -17,13 +17,13 @@ from typing import Any
 import pytest
 from rag_core.settings import REFUSAL
 
+from tests.support.admin import create_key
 from tests.support.browser import run_browser_script
 from tests.support.servers import LiveServer, start_server
 from tests.support.web import (
     HOSTILE_IMG,
     HOSTILE_SCRIPT,
     build_web_index,
-    create_api_key,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -116,7 +116,7 @@ def keyed_generate_server(
     web_index: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[LiveServer, str]]:
     """API keys on, the model writing (long) answers: what Stop has to interrupt."""
-    key = create_api_key(web_index, "alice")
+    key = create_key(web_index, "alice")
     log = tmp_path_factory.mktemp("web-generate") / "server.log"
     env = {
         **web_index,

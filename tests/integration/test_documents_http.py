@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import io
 import shutil
-import subprocess
-import sys
 import time
 import zipfile
 from collections.abc import Callable
@@ -21,11 +19,11 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.admin import bearer
 from tests.support.servers import LiveServer, child_pids
 
 pytestmark = pytest.mark.slow
 
-BIN = Path(sys.executable).parent
 NOTE = b"""# Marlowe tide clock
 
 The Marlowe tide clock stands on the harbour wall of Port Velin.
@@ -166,20 +164,11 @@ def test_hostile_and_oversized_uploads_on_a_live_server(
     assert "marlowe.md" in listed and "report.docx" not in listed
 
 
-def _admin(env: dict[str, str], *args: str) -> str:
-    result = subprocess.run(
-        [str(BIN / "rag-admin"), *args], env=env, capture_output=True, text=True, timeout=60
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout.strip()
-
-
 def test_another_users_key_can_neither_see_nor_delete(
     own_index: dict[str, str], live_server: Callable[..., LiveServer]
 ) -> None:
     env = {**own_index, "RAG_AUTH": "apikey"}
-    alice = {"Authorization": f"Bearer {_admin(env, 'create-key', '--user', 'alice')}"}
-    bob = {"Authorization": f"Bearer {_admin(env, 'create-key', '--user', 'bob')}"}
+    alice, bob = bearer(env, "alice"), bearer(env, "bob")
     server = live_server(env)
     response = _upload(server, [("marlowe.md", NOTE)], headers=alice)
     assert response.status_code == 202, response.text

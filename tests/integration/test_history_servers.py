@@ -4,8 +4,6 @@ SQLite file and on PostgreSQL; keys are made with the real ``rag-admin``."""
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -13,13 +11,12 @@ import httpx
 import pytest
 from rag_core.settings import REFUSAL
 
+from tests.support.admin import bearer, run_admin
 from tests.support.llm_stub_server import StubLLMServer
 from tests.support.servers import LiveServer
 from tests.support.services import drop_tables, require_postgres, unique_prefix
 
 pytestmark = pytest.mark.slow
-
-BIN = Path(sys.executable).parent
 
 
 @pytest.fixture
@@ -28,19 +25,10 @@ def stub() -> Iterator[StubLLMServer]:
         yield server
 
 
-def admin(env: dict[str, str], *args: str) -> str:
-    result = subprocess.run(
-        [str(BIN / "rag-admin"), *args], env=env, capture_output=True, text=True, timeout=60
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout.strip()
-
-
 def _conversation_survives_restart(
     env: dict[str, str], live_server: Callable[..., LiveServer], stub: StubLLMServer
 ) -> None:
-    alice = {"Authorization": f"Bearer {admin(env, 'create-key', '--user', 'alice')}"}
-    bob = {"Authorization": f"Bearer {admin(env, 'create-key', '--user', 'bob')}"}
+    alice, bob = bearer(env, "alice"), bearer(env, "bob")
     server = live_server(env)
     for question in ("Who rules Atlantis?", "and what is its capital?"):
         response = httpx.post(
@@ -102,13 +90,7 @@ def test_restart_keeps_history_on_postgres(
 
 def test_an_unusable_database_url_is_one_line_from_rag_admin(rag_env: dict[str, str]) -> None:
     env = {**rag_env, "RAG_DATABASE_URL": "mysql://root@127.0.0.1/rag"}
-    result = subprocess.run(
-        [str(BIN / "rag-admin"), "create-key", "--user", "alice"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_admin(env, "create-key", "--user", "alice")
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
     assert result.stderr.strip().count("\n") == 0, result.stderr

@@ -12,7 +12,6 @@ import os
 import re
 import signal
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,13 +20,13 @@ import pytest
 from rag_core.settings import REFUSAL
 
 from tests.conftest import ROOT
-from tests.support.servers import free_port
+from tests.support.servers import free_port, launch
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
 
 LG_BIN = ROOT / ".venv-langgraph" / "bin" / "langgraph"
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
-API_LINE = re.compile(r"API:\s*(http://127\.0\.0\.1:\d+)")
+API_LINE = re.compile(r"API:\s*http://127\.0\.0\.1:(\d+)")
 
 
 @pytest.fixture(scope="module")
@@ -46,10 +45,10 @@ def langgraph_bin() -> Path:
     return LG_BIN
 
 
-def _api_url(log: Path) -> str | None:
-    """The URL langgraph dev really listens on (it moves to another port if ours was taken)."""
-    match = API_LINE.search(ANSI.sub("", log.read_text(errors="replace")))
-    return match.group(1) if match else None
+def _api_port(log: str) -> int | None:
+    """The port langgraph dev really listens on (it moves to another port if ours was taken)."""
+    match = API_LINE.search(ANSI.sub("", log))
+    return int(match.group(1)) if match else None
 
 
 @pytest.fixture(scope="module")
@@ -58,53 +57,24 @@ def langgraph_server(
 ) -> Iterator[str]:
     """A running ``langgraph dev`` over the sample index; yields its base URL."""
     workdir = tmp_path_factory.mktemp("langgraph")
-    log = workdir / "langgraph.log"
-    env = {**os.environ, **sample_index, "LANGGRAPH_CLI_NO_ANALYTICS": "1"}
-    command = [
-        str(langgraph_bin),
-        "dev",
-        "--config",
-        str(ROOT / "langgraph.json"),
-        "--no-browser",
-        "--no-reload",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(free_port()),
-    ]
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            command,
-            cwd=workdir,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        url = None
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            assert process.poll() is None, f"langgraph dev exited:\n{log.read_text()}"
-            url = url or _api_url(log)
-            if url:
-                try:
-                    if httpx.get(f"{url}/ok", timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-            time.sleep(0.5)
-        else:
-            pytest.fail(f"langgraph dev did not become ready:\n{log.read_text()}")
-        yield url
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=5)
+    port = free_port()
+    command = [str(langgraph_bin), "dev", "--config", str(ROOT / "langgraph.json")]
+    command += ["--no-browser", "--no-reload", "--host", "127.0.0.1", "--port", str(port)]
+    server = launch(
+        command,
+        {**os.environ, **sample_index, "LANGGRAPH_CLI_NO_ANALYTICS": "1"},
+        port,
+        workdir / "langgraph.log",
+        timeout=180,
+        health="/ok",
+        cwd=workdir,  # it writes .langgraph_api/ there
+        poll_every=0.5,
+        stop_signal=signal.SIGTERM,
+        own_group=True,  # its API server runs in a child process: stop them all
+        port_from_log=_api_port,
+    )
+    yield server.url
+    server.stop()
 
 
 def _run(url: str, question: str) -> dict:

@@ -3,10 +3,7 @@ driven by the official ``openai`` package and LangChain's ``ChatOpenAI``, whole 
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import openai
 import pytest
@@ -14,28 +11,15 @@ from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage
 from langchain_openai import ChatOpenAI
 from rag_core.settings import REFUSAL
 
+from tests.support.admin import create_key
 from tests.support.servers import LiveServer, start_server
 
 pytestmark = pytest.mark.slow
 
-BIN = Path(sys.executable).parent
 MODEL = "quill-rag"
 PORT_Q = "Which port does Quillfeather listen on?"
 PRICE_Q = "How much does the Team plan cost per user per month?"
 OFF_DOMAIN_Q = "What is the capital of France?"
-
-
-def _create_key(env: dict[str, str], user: str) -> str:
-    result = subprocess.run(
-        [str(BIN / "rag-admin"), "create-key", "--user", user],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout.strip()
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +35,7 @@ def secured(
         # Short answers: each one costs seconds of the tiny model on 2 shared cores.
         "RAG_LLM_MAX_TOKENS": "96",
     }
-    key = _create_key(env, "tester")
+    key = create_key(env, "tester")
     server = start_server(env, log_path=tmp / "server.log")
     yield server, key
     server.stop()

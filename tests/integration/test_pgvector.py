@@ -19,7 +19,8 @@ import httpx
 import psycopg
 import pytest
 
-from tests.conftest import BIN, SAMPLES, run_ingest, wait_until
+from tests.conftest import SAMPLES, run_ingest, wait_until
+from tests.support.admin import create_key, run_admin
 from tests.support.servers import LiveServer
 
 pytestmark = pytest.mark.slow
@@ -37,12 +38,6 @@ def _pg_env(rag_env: dict[str, str], url: str) -> dict[str, str]:
 def _report(result: subprocess.CompletedProcess[str]) -> dict[str, Any]:
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
-
-
-def _admin(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(BIN / "rag-admin"), *args], env=env, capture_output=True, text=True, timeout=300
-    )
 
 
 def _chat(server: LiveServer, question: str, key: str | None = None) -> dict[str, Any]:
@@ -88,8 +83,7 @@ def test_ingest_serve_users_and_ingest_while_serving(
     assert mine["added"] == 1 and mine["chunks_total"] == first["added"] + 1
 
     env["RAG_AUTH"] = "apikey"
-    alice = _admin(env, "create-key", "--user", "alice").stdout.strip()
-    bob = _admin(env, "create-key", "--user", "bob").stdout.strip()
+    alice, bob = create_key(env, "alice"), create_key(env, "bob")
     server = live_server(env)
     health = httpx.get(
         f"{server.url}/health", headers={"Authorization": f"Bearer {bob}"}, timeout=10
@@ -221,13 +215,13 @@ def test_migrate_to_pgvector_and_back_keeps_counts_and_answers(
     env = {**_pg_env(rag_env, pgvector_url), "RAG_ANSWER_MODE": "extract"}
     chunks = _reader(data_dir=str(chroma_dir)).count()
 
-    there = _admin(env, "migrate-index", "--to", "pgvector", "--json")
+    there = run_admin(env, "migrate-index", "--to", "pgvector", "--json", timeout=300)
     assert there.returncode == 0, there.stderr
     report = json.loads(there.stdout)
     assert (report["source"], report["target"], report["chunks"]) == ("chroma", "pgvector", chunks)
     assert report["records"] == chunks, "every chunk's ingest record came along"
 
-    again = _admin(env, "migrate-index", "--to", "pgvector")
+    again = run_admin(env, "migrate-index", "--to", "pgvector", timeout=300)
     assert again.returncode == 1 and "--replace" in again.stderr, "never merged silently"
 
     # The records came along: an ingest of the same files on pgvector embeds nothing.
@@ -241,7 +235,7 @@ def test_migrate_to_pgvector_and_back_keeps_counts_and_answers(
 
     back_dir = tmp_path / "back"
     back_env = {**env, "RAG_DATA_DIR": str(back_dir)}
-    back = _admin(back_env, "migrate-index", "--to", "chroma", "--json")
+    back = run_admin(back_env, "migrate-index", "--to", "chroma", "--json", timeout=300)
     assert back.returncode == 0, back.stderr
     assert json.loads(back.stdout)["chunks"] == chunks
     rerun_back = _report(

@@ -14,8 +14,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -29,6 +27,7 @@ from httpx_sse import connect_sse
 from rag_core.settings import REFUSAL
 
 from tests.conftest import run_ingest, wait_until
+from tests.support.admin import admin, bearer
 from tests.support.chroma import ChromaServer
 from tests.support.llm_stub_server import StubLLMServer
 from tests.support.servers import LiveServer, free_port
@@ -36,7 +35,6 @@ from tests.support.services import drop_tables, require_postgres, require_redis,
 
 pytestmark = pytest.mark.slow
 
-BIN = Path(sys.executable).parent
 #: What the shared document says, and a question the refusal rule lets through to the model.
 ATLANTIS = "The capital of Atlantis is Poseidonia, a harbour city built on three rings of water.\n"
 QUESTION = "What is the capital of Atlantis?"
@@ -134,22 +132,18 @@ def start_replicas(
     return start
 
 
-def admin(env: dict[str, str], *args: str) -> str:
-    result = subprocess.run(
-        [str(BIN / "rag-admin"), *args], env=env, capture_output=True, text=True, timeout=60
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout.strip()
-
-
-def bearer(env: dict[str, str], user: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {admin(env, 'create-key', '--user', user)}"}
-
-
 def chat(server: LiveServer, headers: dict[str, str], **body: Any) -> dict[str, Any]:
     response = httpx.post(f"{server.url}/chat", json=body, headers=headers, timeout=60)
     assert response.status_code == 200, response.text
     return response.json()  # type: ignore[no-any-return]
+
+
+def sessions_statuses(calls: list[tuple[LiveServer, dict[str, str]]]) -> list[int]:
+    """The status of ``GET /sessions`` for each (server, headers), in order: a rate limit's trace."""
+    return [
+        httpx.get(f"{server.url}/sessions", headers=headers, timeout=10).status_code
+        for server, headers in calls
+    ]
 
 
 def ingest_shared_document(env: dict[str, str], folder: Path) -> None:
@@ -211,18 +205,15 @@ def test_the_rate_limit_is_shared_by_both_replicas(
     alice, bob = bearer(team_env, "alice"), bearer(team_env, "bob")
     # 4 requests per key, coming back at 1 a minute: nothing refills during the test.
     replicas = start_replicas(RAG_RATE_LIMIT_BURST="4", RAG_RATE_LIMIT_PER_MINUTE="1")
-    spent = [
-        httpx.get(f"{server.url}/sessions", headers=alice, timeout=10).status_code
-        for server in (replicas.a, replicas.b, replicas.a, replicas.b)
-    ]
-    assert spent == [200] * 4
-    for server in replicas.both:
-        over = httpx.get(f"{server.url}/sessions", headers=alice, timeout=10)
-        assert over.status_code == 429, over.text
-        assert over.json()["error"] == "rate_limited"
-        assert int(over.headers["retry-after"]) >= 1
-        other = httpx.get(f"{server.url}/sessions", headers=bob, timeout=10)
-        assert other.status_code == 200, "the budget is per key"
+    alternating = [(server, alice) for server in replicas.both * 3]  # A B A B A B
+    assert sessions_statuses(alternating) == [200, 200, 200, 200, 429, 429]
+    assert sessions_statuses([(server, bob) for server in replicas.both]) == [200, 200], (
+        "the budget is per key"
+    )
+    over = httpx.get(f"{replicas.a.url}/sessions", headers=alice, timeout=10)
+    assert over.status_code == 429, over.text
+    assert over.json()["error"] == "rate_limited"
+    assert int(over.headers["retry-after"]) >= 1
 
 
 def _found(server: LiveServer, headers: dict[str, str], source: str) -> bool:
@@ -326,18 +317,12 @@ def test_x_forwarded_for_names_the_client_only_from_a_trusted_proxy(
         "RAG_EMBEDDINGS": "ollama",
         "RAG_OLLAMA_BASE_URL": "http://127.0.0.1:9",
     }
-
-    def statuses(server: LiveServer, clients: list[str]) -> list[int]:
-        return [
-            httpx.get(
-                f"{server.url}/sessions", headers={"X-Forwarded-For": client}, timeout=10
-            ).status_code
-            for client in clients
-        ]
-
     clients = ["203.0.113.7", "203.0.113.7", "203.0.113.7", "198.51.100.4", "198.51.100.4"]
+    forwarded = [{"X-Forwarded-For": client} for client in clients]
     behind_proxy = live_server(env, RAG_TRUSTED_PROXIES="127.0.0.1")
-    assert statuses(behind_proxy, clients) == [200, 200, 429, 200, 200]
+    calls = [(behind_proxy, headers) for headers in forwarded]
+    assert sessions_statuses(calls) == [200, 200, 429, 200, 200]
 
     direct = live_server(env)
-    assert statuses(direct, clients) == [200, 200, 429, 429, 429], "the header is ignored"
+    calls = [(direct, headers) for headers in forwarded]
+    assert sessions_statuses(calls) == [200, 200, 429, 429, 429], "the header is ignored"

@@ -14,11 +14,13 @@ from app.server import create_app
 
 
 @asynccontextmanager
-async def app_client(res: RagResources) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
-    """``create_app`` over ``res`` and an httpx client talking to it through ASGI."""
+async def app_client(
+    res: RagResources, *, peer: str = "127.0.0.1"
+) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    """``create_app`` over ``res`` and an httpx client talking to it through ASGI from ``peer``."""
     app = create_app(res.settings, resources=res, warm=False)
     async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
+        transport = httpx.ASGITransport(app=app, client=(peer, 123))
         async with httpx.AsyncClient(
             transport=transport, base_url="http://test", timeout=30
         ) as client:

@@ -1,7 +1,8 @@
 """A real ``chroma run`` server for tests: started on a free loopback port, restartable in place.
 
 Shared by the Chroma-server test and the replicas test (several ``rag-serve`` processes reading one
-store), so there is one way to start, wait for and stop it.
+store), and by bench.deploy_memory. Starting, polling its heartbeat and stopping are
+tests.support.servers' :func:`~tests.support.servers.launch`, as for every server we start.
 """
 
 from __future__ import annotations
@@ -9,14 +10,10 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-
-BIN = Path(sys.executable).parent
+from tests.support.servers import BIN, LiveServer, launch
 
 
 @dataclass
@@ -26,48 +23,33 @@ class ChromaServer:
     path: Path
     port: int
     log: Path
-    process: subprocess.Popen[bytes] | None = None
+    server: LiveServer | None = None
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def process(self) -> subprocess.Popen[bytes] | None:
+        """The running (or last) ``chroma run`` process."""
+        return self.server.process if self.server is not None else None
+
     def start(self, timeout: float = 60.0) -> None:
         """Start the server and wait until its heartbeat answers (fail with its log otherwise)."""
-        with self.log.open("ab") as out:
-            self.process = subprocess.Popen(
-                [
-                    str(BIN / "chroma"),
-                    "run",
-                    "--path",
-                    str(self.path),
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(self.port),
-                ],
-                env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, self.log.read_text()
-            try:
-                if httpx.get(f"{self.url}/api/v2/heartbeat", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        self.stop()
-        raise AssertionError(f"chroma was not up after {timeout} s:\n{self.log.read_text()}")
+        command = [str(BIN / "chroma"), "run", "--path", str(self.path)]
+        self.server = launch(
+            [*command, "--host", "127.0.0.1", "--port", str(self.port)],
+            {**os.environ, "ANONYMIZED_TELEMETRY": "False"},
+            self.port,
+            self.log,
+            timeout=timeout,
+            health="/api/v2/heartbeat",
+            poll_every=0.2,
+            stop_signal=signal.SIGTERM,
+            append_log=True,  # a restart in place keeps the first run's log
+        )
 
     def stop(self) -> None:
         """SIGTERM, then kill if it lingers."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
+        if self.server is not None:
+            self.server.stop()

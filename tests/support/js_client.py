@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
+from tests.support.node import run_node_script
 from tests.support.servers import LiveServer
 from tests.support.services import unavailable
 
@@ -23,18 +22,7 @@ def require_js_client() -> None:
 
 
 def run_js_client(server: LiveServer, *questions: str, timeout: float) -> dict[str, Any]:
-    """``node remote_runnable.mjs <url> <questions>``; its JSON report (one entry per verb).
-
-    A failing script fails the test with its own output and the tail of the server's log.
-    """
-    result = subprocess.run(
-        ["node", str(JS_CLIENT_DIR / "remote_runnable.mjs"), server.url, *questions],
-        cwd=JS_CLIENT_DIR,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
+    """``node remote_runnable.mjs <url> <questions>``; its JSON report (one entry per verb)."""
+    return run_node_script(
+        JS_CLIENT_DIR / "remote_runnable.mjs", server, *questions, timeout=timeout
     )
-    assert result.returncode == 0, f"{result.stderr}\n{result.stdout}\n{server.log()[-3000:]}"
-    report: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
-    return report

@@ -2,8 +2,10 @@
 
 There were five copies of start / poll /health / stop and three ``free_port``s across tests and
 bench, and only one of them stopped its server when interrupted while waiting, so a Ctrl-C during a
-slow start left an orphan holding a port and a model worker. Tests and ``bench`` both import this
-module (``python -m bench`` runs from the repo root, so ``tests.support`` is importable).
+slow start left an orphan holding a port and a model worker. Every server the tests and ``bench``
+start goes through :func:`launch`: ``rag-serve``, uvicorn, ``chroma run`` (tests.support.chroma)
+and ``langgraph dev``. Tests and ``bench`` both import this module (``python -m bench`` runs from
+the repo root, so ``tests.support`` is importable).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +24,18 @@ import httpx
 
 BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+def clean_env(**values: str) -> dict[str, str]:
+    """This process's environment without any RAG_* setting, offline and unbuffered, plus ``values``.
+
+    A server, ingest or benchmark started by a test must not silently pick up the developer's own
+    RAG_DATA_DIR or model choice (or a .env's: settings given in the environment win over it).
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
+    env.update({"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PYTHONUNBUFFERED": "1"})
+    env.update(values)
+    return env
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -63,6 +78,10 @@ class LiveServer:
     port: int
     log_path: Path
     ready_seconds: float = 0.0
+    #: How :meth:`stop` asks it to end (uvicorn drains on SIGINT; some servers want SIGTERM).
+    stop_signal: int = signal.SIGINT
+    #: Started in a process group of its own: :meth:`stop` signals the whole group.
+    own_group: bool = False
 
     @property
     def url(self) -> str:
@@ -87,14 +106,20 @@ class LiveServer:
         return sum(known) if known else None
 
     def stop(self) -> None:
-        """Graceful stop (SIGINT), then kill if it lingers."""
+        """Graceful stop (:attr:`stop_signal`), then kill if it lingers."""
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
+            self._signal(self.stop_signal)
             try:
                 self.process.wait(timeout=20)
             except subprocess.TimeoutExpired:
-                self.process.kill()
+                self._signal(signal.SIGKILL)
                 self.process.wait(timeout=5)
+
+    def _signal(self, number: int) -> None:
+        if self.own_group:
+            os.killpg(self.process.pid, number)
+        else:
+            self.process.send_signal(number)
 
 
 def launch(
@@ -105,17 +130,33 @@ def launch(
     *,
     timeout: float = 240.0,
     health: str = "/health",
+    cwd: Path = ROOT,
+    poll_every: float = 0.02,
+    stop_signal: int = signal.SIGINT,
+    own_group: bool = False,
+    append_log: bool = False,
+    port_from_log: Callable[[str], int | None] | None = None,
 ) -> LiveServer:
-    """Spawn ``command`` and poll ``health`` every 20 ms until it answers 200 (or fail with its log).
+    """Spawn ``command`` and poll ``health`` every ``poll_every`` s until it answers 200 (or fail
+    with its log).
 
-    Whatever interrupts the wait (a timeout, the process dying, Ctrl-C) stops the process first.
+    ``append_log`` keeps what an earlier run of the same server wrote (a restart in place);
+    ``port_from_log`` reads the port the server really took from its log, for servers that move
+    when ``port`` is taken (``langgraph dev``): polling starts once it is found. Whatever
+    interrupts the wait (a timeout, the process dying, Ctrl-C) stops the process first.
     """
     started = time.perf_counter()
-    with log_path.open("wb") as log_file:
+    with log_path.open("ab" if append_log else "wb") as log_file:
         process = subprocess.Popen(
-            command, env=env, stdout=log_file, stderr=subprocess.STDOUT, cwd=ROOT
+            command,
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            cwd=cwd,
+            start_new_session=own_group,
         )
-    server = LiveServer(process, port, log_path)
+    server = LiveServer(process, port, log_path, stop_signal=stop_signal, own_group=own_group)
+    found = port_from_log is None
     deadline = started + timeout
     try:
         with httpx.Client(timeout=2.0) as client:
@@ -124,13 +165,17 @@ def launch(
                     raise RuntimeError(
                         f"{command[0]} exited with {process.returncode}:\n{server.log()}"
                     )
+                if port_from_log is not None and not found:
+                    real = port_from_log(server.log())
+                    if real is not None:
+                        server.port, found = real, True
                 try:
-                    if client.get(f"{server.url}{health}").status_code == 200:
+                    if found and client.get(f"{server.url}{health}").status_code == 200:
                         server.ready_seconds = time.perf_counter() - started
                         return server
                 except httpx.HTTPError:
                     pass
-                time.sleep(0.02)
+                time.sleep(poll_every)
     except BaseException:  # interrupted while waiting: never leave an orphan server behind
         server.stop()
         raise

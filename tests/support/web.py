@@ -8,11 +8,12 @@ copies the hostile sentences verbatim into the answer, so the model-output path 
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+from tests.support.servers import clean_env
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "samples"
@@ -37,16 +38,9 @@ def web_corpus(folder: Path) -> Path:
     return folder
 
 
-def clean_env(data_dir: Path) -> dict[str, str]:
-    """This process's environment without RAG_* settings, pointing at ``data_dir``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
-    env.update({"RAG_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"})
-    return env
-
-
 def build_web_index(workdir: Path) -> dict[str, str]:
     """Ingest the web corpus with the real rag-ingest; returns the env that serves it."""
-    env = clean_env(workdir / "data")
+    env = clean_env(RAG_DATA_DIR=str(workdir / "data"))
     corpus = web_corpus(workdir / "corpus")
     result = subprocess.run(
         [str(BIN / "rag-ingest"), "--no-progress", str(corpus), "--json"],
@@ -58,17 +52,3 @@ def build_web_index(workdir: Path) -> dict[str, str]:
     )
     assert result.returncode == 0, result.stderr
     return env
-
-
-def create_api_key(env: dict[str, str], user: str) -> str:
-    """A new key for ``user`` in the database ``env`` points at (rag-admin prints it first)."""
-    result = subprocess.run(
-        [str(BIN / "rag-admin"), "create-key", "--user", user],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout.splitlines()[0].strip()

@@ -7,10 +7,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from rag_chain import RagResources
 from rag_core.settings import REFUSAL
 
-from app.server import create_app
+from tests.support.apps import app_client
 from tests.support.fakes import (
     ExplodingChatModel,
     SlowFakeChatModel,
@@ -24,16 +23,9 @@ OFF_DOMAIN_Q = "Quels sont les meilleurs fromages?"
 REPLY = "Twelve euros per user per month."
 
 
-async def _client(res: RagResources) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(res.settings, resources=res, warm=False)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test", timeout=30) as client:
-        yield client
-
-
 @pytest.fixture
 async def client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
-    async for c in _client(fake_resources(tmp_path / "data", fake_chat_model(REPLY))):
+    async with app_client(fake_resources(tmp_path / "data", fake_chat_model(REPLY))) as (_, c):
         yield c
 
 
@@ -94,7 +86,7 @@ async def test_chat_rejects_blank_and_unknown_fields(client: httpx.AsyncClient) 
 
 async def test_refusal_over_http_never_calls_the_model(tmp_path: Path) -> None:
     model = ExplodingChatModel()
-    async for client in _client(fake_resources(tmp_path / "data", model)):
+    async with app_client(fake_resources(tmp_path / "data", model)) as (_, client):
         body = (await client.post("/chat", json={"question": OFF_DOMAIN_Q})).json()
         assert (body["answer"], body["sources"]) == (REFUSAL, [])
         events = parse_sse(
@@ -117,7 +109,10 @@ async def test_health_with_index(client: httpx.AsyncClient) -> None:
 
 async def test_health_without_index_says_so_and_chat_refuses(tmp_path: Path) -> None:
     model = ExplodingChatModel()
-    async for client in _client(fake_resources(tmp_path / "data", model, with_index=False)):
+    async with app_client(fake_resources(tmp_path / "data", model, with_index=False)) as (
+        _,
+        client,
+    ):
         health = await client.get("/health")
         assert health.status_code == 200
         body = health.json()
@@ -136,7 +131,7 @@ async def test_health_names_the_configured_backends(tmp_path: Path) -> None:
         embeddings="ollama",
         ollama_base_url="http://127.0.0.1:9",
     )
-    async for client in _client(res):
+    async with app_client(res) as (_, client):
         body = (await client.get("/health")).json()
         assert body["llm"] == "ollama:llama3.1:8b"
         assert body["embeddings"] == "ollama:nomic-embed-text"
@@ -146,7 +141,7 @@ async def test_a_slow_but_steady_stream_is_not_cut(tmp_path: Path) -> None:
     """RAG_LLM_TIMEOUT bounds a stall between tokens, not the length of a healthy answer."""
     model = SlowFakeChatModel(reply=REPLY, delay=0.3)  # 6 words: ~1.8 s in all
     res = fake_resources(tmp_path / "data", model, llm_timeout=1.0)
-    async for client in _client(res):
+    async with app_client(res) as (_, client):
         events = parse_sse((await client.post("/chat/stream", json={"question": PRICING_Q})).text)
         assert [name for name, _ in events][-1] == "done", events
         assert events[-1][1]["answer"] == REPLY
@@ -159,7 +154,7 @@ async def test_a_slow_but_steady_stream_is_not_cut(tmp_path: Path) -> None:
 async def test_a_stalled_stream_ends_with_an_error_event(tmp_path: Path) -> None:
     model = SlowFakeChatModel(reply=REPLY, delay=3.0)
     res = fake_resources(tmp_path / "data", model, llm_timeout=0.5)
-    async for client in _client(res):
+    async with app_client(res) as (_, client):
         events = parse_sse((await client.post("/chat/stream", json={"question": PRICING_Q})).text)
         assert [name for name, _ in events] == ["sources", "error"]
         assert events[-1][1]["error"] == "backend_timeout"

@@ -15,7 +15,7 @@ from rag_core.settings import REFUSAL
 from tests.support.fakes import ExplodingChatModel, fake_chat_model, fake_resources
 
 PRICING_Q = "How much does the Team plan cost?"
-#: Shares no word with the corpus: every chunk scores below the default threshold (0.3).
+#: Shares no word with the corpus: every chunk scores below RAG_SCORE_THRESHOLD (0.26).
 OFF_DOMAIN_Q = "Quels sont les meilleurs fromages?"
 REPLY = "Twelve euros per user per month."
 CITATION_KEYS = {"source", "page", "start_line", "end_line", "headings", "score", "snippet"}

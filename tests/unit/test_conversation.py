@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
@@ -15,6 +16,7 @@ from rag_chain.conversation import (
 )
 from rag_core.settings import REFUSAL
 
+from app.metrics import MetricsCallback
 from tests.support.apps import app_client
 from tests.support.fakes import ExplodingChatModel, fake_resources
 
@@ -120,6 +122,31 @@ async def test_session_follow_up_is_condensed_stored_and_readable(tmp_path: Path
         missing = await client.get("/sessions/s1")
         assert missing.status_code == 404 and missing.json()["error"] == "not_found"
         assert (await client.delete("/sessions/s1")).status_code == 404
+
+
+@pytest.mark.parametrize("path", ["/chat", "/chat/stream"])
+async def test_the_follow_up_rewrite_runs_under_the_servers_callbacks(
+    tmp_path: Path, path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rewrite runs beside the published chain on /chat (and /v1); like the same step inside
+    /conversation's chain, it runs with the server's callbacks (metrics)."""
+    seen: list[str] = []
+    original = MetricsCallback.on_chat_model_start
+
+    def recording(self: MetricsCallback, serialized: Any, messages: Any, **kwargs: Any) -> None:
+        seen.append(messages[0][-1].content)
+        original(self, serialized, messages, **kwargs)
+
+    monkeypatch.setattr(MetricsCallback, "on_chat_model_start", recording)
+    res = fake_resources(
+        tmp_path / "data", scripted("The Team plan is for teams.", STANDALONE, REPLY)
+    )
+    async with app_client(res) as (_, client):
+        for question in ("Tell me about the Team plan", "and how much does it cost?"):
+            body = {"question": question, "session_id": "s1"}
+            assert (await client.post(path, json=body)).status_code == 200
+    assert len(seen) == 3, "the answer; then the rewrite and the answer"
+    assert "and how much does it cost?" in seen[1], "the rewrite is asked the follow-up"
 
 
 async def test_stream_turns_are_stored_too(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import uvicorn
 from fastapi import FastAPI
+from httpx_sse import connect_sse
 from langchain_core.messages import BaseMessage
 from langchain_core.outputs import ChatGenerationChunk
 
@@ -71,11 +72,11 @@ def test_hanging_up_a_stream_stops_generation(tmp_path: Path) -> None:
         model.produced = 0
         with (
             httpx.Client(timeout=30) as client,
-            client.stream("POST", f"{url}/v1/chat/completions", json=BODY) as response,
+            connect_sse(client, "POST", f"{url}/v1/chat/completions", json=BODY) as source,
         ):
-            assert response.status_code == 200
-            for line in response.iter_lines():
-                if '"content": "word' in line or '"content": " word' in line:
+            assert source.response.status_code == 200
+            for sse in source.iter_sse():
+                if "word" in sse.json()["choices"][0]["delta"].get("content", ""):
                     break  # the first token arrived: hang up
         at_hang_up = model.produced
         time.sleep(1.0)  # 20 more words' worth of time

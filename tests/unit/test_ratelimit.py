@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import httpx
+from httpx_sse import aconnect_sse
 from rag_chain import RagResources
 from rag_core.settings import load_settings
 
@@ -15,7 +15,6 @@ from app.security.ratelimit import (
     make_rate_limiter,
     window,
 )
-from app.server import create_app
 from tests.support.apps import app_client, create_key
 from tests.support.fakes import fake_chat_model, fake_resources
 
@@ -77,9 +76,9 @@ async def test_a_stream_counts_once(tmp_path: Path) -> None:
     )
     async with app_client(res) as (_, client):
         body = {"question": "How much does the Team plan cost?"}
-        async with client.stream("POST", "/chat/stream", json=body) as response:
-            events = [line async for line in response.aiter_lines() if line.startswith("event:")]
-        assert events.count("event: token") >= 8
+        async with aconnect_sse(client, "POST", "/chat/stream", json=body) as source:
+            events = [sse.event async for sse in source.aiter_sse()]
+        assert events.count("token") >= 8
         assert (await client.post("/rag/stream", json={"input": body})).status_code == 200
         assert (await client.post("/chat", json=body)).status_code == 429
 
@@ -110,18 +109,15 @@ async def test_each_key_has_its_own_budget(tmp_path: Path) -> None:
 
 async def _addresses_allowed(res: RagResources, peer: str, forwarded_for: list[str]) -> list[int]:
     """Status of one /retriever call per X-Forwarded-For value, all from the peer ``peer``."""
-    app = create_app(res.settings, resources=res, warm=False)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app, client=(peer, 40000))
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            return [
-                (
-                    await client.post(
-                        "/retriever/invoke", json=QUESTION, headers={"X-Forwarded-For": value}
-                    )
-                ).status_code
-                for value in forwarded_for
-            ]
+    async with app_client(res, peer=peer) as (_, client):
+        return [
+            (
+                await client.post(
+                    "/retriever/invoke", json=QUESTION, headers={"X-Forwarded-For": value}
+                )
+            ).status_code
+            for value in forwarded_for
+        ]
 
 
 async def test_behind_a_trusted_proxy_each_forwarded_client_has_its_own_budget(

@@ -15,6 +15,7 @@ from rag_chain.chain import (
     retriever,
 )
 from rag_chain.conversation import build_chat_chain, make_condense_question
+from rag_chain.generation_scope import generation_scope
 from rag_chain.llama_supervisor import (
     ModelCrashed,
     ModelUnavailable,
@@ -46,6 +47,7 @@ __all__ = [
     "chat_model_label",
     "default_resources",
     "format_sources",
+    "generation_scope",
     "make_condense_question",
     "make_refuse_or_generate",
     "make_retrieve",
