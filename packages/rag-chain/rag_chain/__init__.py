@@ -17,6 +17,7 @@ from rag_chain.chain import (
 from rag_chain.conversation import build_chat_chain, make_condense_question
 from rag_chain.llama_supervisor import (
     ModelCrashed,
+    ModelStalled,
     ModelUnavailable,
     ModelWorkerError,
     WorkerState,
@@ -30,6 +31,7 @@ from rag_chain.schemas import Question, RagAnswer, ReadableRagAnswer, SourceCita
 __all__ = [
     "USER_KEY",
     "ModelCrashed",
+    "ModelStalled",
     "ModelUnavailable",
     "ModelWorkerError",
     "WorkerState",
