@@ -41,9 +41,10 @@ def backend_error(exc: BaseException, timeout: float) -> ApiError:
     if isinstance(exc, ApiError):
         return exc
     if isinstance(exc, ModelWorkerError):
-        # The embedded model's worker crashed mid-answer (model_crashed: the next question will be
-        # answered after its restart) or cannot load at all (model_unavailable, with the fix).
-        return ApiError(503, exc.with_fix(), code=exc.code)
+        # The embedded model's worker crashed mid-answer (503 model_crashed: the next question
+        # will be answered after its restart), hung and was restarted (504 model_stalled) or
+        # cannot load at all (503 model_unavailable, with the fix).
+        return ApiError(exc.status, exc.with_fix(), code=exc.code)
     if is_index_failure(exc):
         return index_error(exc)
     if isinstance(exc, asyncio.TimeoutError | TimeoutError):

@@ -8,6 +8,7 @@ server process itself never maps libllama / libggml.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -130,7 +131,8 @@ def test_langserve_invoke_gets_503_model_crashed_and_the_next_call_answers(
     thread = threading.Thread(target=invoke)
     before = _metric(server, "rag_llm_tokens_generated_total")
     thread.start()
-    assert _wait(lambda: _metric(server, "rag_llm_tokens_generated_total") > before + 2)
+    # generating (prompt evaluation alone can take tens of seconds on a loaded 2-core machine)
+    assert _wait(lambda: _metric(server, "rag_llm_tokens_generated_total") > before + 2, 120)
     os.kill(pid, signal.SIGKILL)  # what the OOM killer does
     thread.join(120)
     response = result["r"]
@@ -144,6 +146,58 @@ def test_langserve_invoke_gets_503_model_crashed_and_the_next_call_answers(
     )
     assert again.status_code == 200, again.text
     assert again.json()["output"]["answer"].strip()
+
+
+def test_a_hung_worker_is_killed_and_langserve_gets_504_model_stalled(
+    sample_index: dict[str, str], live_server: Callable[..., LiveServer]
+) -> None:
+    # SIGSTOP: the process lives on but makes no progress, as a native call that never returns
+    server = live_server(
+        sample_index, RAG_LLM_MAX_TOKENS="300", RAG_SCORE_THRESHOLD="0.0", RAG_LLM_TIMEOUT="30"
+    )
+    pid = worker_of(server)["pid"]
+    result: dict[str, httpx.Response] = {}
+
+    def invoke() -> None:
+        result["r"] = httpx.post(f"{server.url}/rag/invoke", json={"input": LONG}, timeout=120)
+
+    thread = threading.Thread(target=invoke)
+    before = _metric(server, "rag_llm_tokens_generated_total")
+    thread.start()
+    # generating (prompt evaluation alone can take tens of seconds on a loaded 2-core machine)
+    assert _wait(lambda: _metric(server, "rag_llm_tokens_generated_total") > before + 2, 120)
+    os.kill(pid, signal.SIGSTOP)
+    thread.join(120)
+    response = result["r"]
+    assert response.status_code == 504, response.text
+    assert response.json()["error"] == "model_stalled"
+    assert "made no progress for 30 s" in response.json()["message"]
+    assert not is_alive(pid)  # killed (a stopped process takes SIGKILL) and reaped
+    events: list[tuple[str, str]] = []
+    with (
+        httpx.Client(timeout=120) as client,
+        connect_sse(client, "POST", f"{server.url}/rag/stream", json={"input": LONG}) as source,
+        # LangServe re-raises after sending its error event, so the body ends without its last chunk
+        contextlib.suppress(httpx.RemoteProtocolError),
+    ):
+        for sse in source.iter_sse():
+            events.append((sse.event, sse.data))
+            if sum('"answer"' in data for _, data in events) == 1 and '"answer"' in sse.data:
+                os.kill(worker_of(server)["pid"], signal.SIGSTOP)  # answering: now it hangs
+    assert events[-1][0] == "error", events
+    assert json.loads(events[-1][1])["status_code"] == 504
+    assert json.loads(events[-1][1])["error"] == "model_stalled"
+    again = httpx.post(
+        f"{server.url}/rag/invoke",
+        json={"input": {"question": "Which port does Quillfeather listen on?"}},
+        timeout=120,
+    )
+    assert again.status_code == 200, again.text
+    assert again.json()["output"]["answer"].strip()
+    now = worker_of(server)
+    assert (now["state"], now["crashes"], now["restarts"]) == ("ready", 2, 2)
+    assert f"model worker pid {pid} made no progress for 30 s" in server.log()
+    assert children_of(server.process.pid) == [now["pid"]]
 
 
 def test_sigterm_mid_stream_stops_server_and_worker(

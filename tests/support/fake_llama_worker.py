@@ -6,6 +6,7 @@ stdout/stderr split. Behaviour is chosen by flags:
 --tokens N        tokens per generation ("t0 t1 ..."), --delay S between them
 --crash-flag F    if file F exists when a generation reaches token --crash-at, delete F and
                   SIGSEGV this process (so the restarted worker answers)
+--hang-flag F     the same, but hang there instead (as a native call that never returns)
 --load fatal|segv|slow  fail loading with a Python error, die with SIGSEGV, or take 1 s
 --count-file F    append one line per load to F (counts how many workers were started)
 """
@@ -47,6 +48,13 @@ class FakeLlama:
             ):
                 os.remove(self.opts.crash_flag)
                 os.kill(os.getpid(), signal.SIGSEGV)
+            if (
+                i == self.opts.crash_at
+                and self.opts.hang_flag
+                and os.path.exists(self.opts.hang_flag)
+            ):
+                os.remove(self.opts.hang_flag)
+                time.sleep(3600)
             time.sleep(self.opts.delay)
             yield {"choices": [{"delta": {"content": f"t{i} "}}]}
 
@@ -75,6 +83,7 @@ def main() -> int:
     parser.add_argument("--delay", type=float, default=0.0)
     parser.add_argument("--crash-flag", default=None)
     parser.add_argument("--crash-at", type=int, default=2)
+    parser.add_argument("--hang-flag", default=None)
     parser.add_argument("--load", default="ok")
     parser.add_argument("--count-file", default=None)
     opts, rest = parser.parse_known_args()

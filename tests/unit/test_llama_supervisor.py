@@ -23,6 +23,7 @@ from rag_chain.llama_supervisor import (
     REBUILD_FIX,
     LlamaSupervisor,
     ModelCrashed,
+    ModelStalled,
     ModelUnavailable,
     WorkerConfig,
     WorkerState,
@@ -131,6 +132,60 @@ def test_a_crash_fails_only_the_generation_in_flight(make, tmp_path: Path) -> No
     assert status.pid != first_pid
     assert first_pid is not None and not is_alive(first_pid)  # reaped, not a zombie
     assert "crashed (SIGSEGV)" in (status.last_error or "")
+
+
+def test_a_hung_worker_is_killed_and_the_queue_goes_on(make, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    flag = tmp_path / "hang-once"
+    flag.touch()
+    sup = make("--tokens", "6", "--hang-flag", str(flag), "--crash-at", "2", stall_timeout=1.0)
+    sup.wait_ready()
+    first_pid = sup.status().pid
+    events: dict[str, object] = {}
+
+    async def hung() -> None:
+        pieces: list[str] = []
+        try:
+            async for piece in sup.astream(_request("first")):
+                pieces.append(piece)
+        except ModelStalled as exc:
+            events["error"] = exc
+        events["first"] = pieces
+
+    async def queued() -> None:
+        await asyncio.sleep(0.02)  # submitted while the first one runs
+        events["second"] = [piece async for piece in sup.astream(_request("second"))]
+
+    async def main() -> None:
+        await asyncio.gather(hung(), queued())
+
+    asyncio.run(main())
+    assert events["first"] == ["t0 ", "t1 "]
+    error = events["error"]
+    assert isinstance(error, ModelStalled) and (error.code, error.status) == ("model_stalled", 504)
+    assert "made no progress for 1 s" in str(error)
+    assert events["second"] == [f"t{i} " for i in range(6)]  # answered by the restarted worker
+    status = sup.status()
+    assert (status.state, status.crashes, status.restarts) == (WorkerState.READY, 1, 1)
+    assert first_pid is not None and not is_alive(first_pid)  # killed and reaped
+    assert "killed after 1 s without progress" in (status.last_error or "")
+
+
+def test_a_slow_generation_that_keeps_making_progress_is_not_a_stall(make) -> None:  # type: ignore[no-untyped-def]
+    # 20 tokens 0.2 s apart: 4 s in all, twice the stall timeout, never 2 s without a token
+    sup = make("--tokens", "20", "--delay", "0.2", stall_timeout=2.0)
+    sup.wait_ready()
+    assert list(sup.stream(_request())) == [f"t{i} " for i in range(20)]
+    status = sup.status()
+    assert (status.crashes, status.restarts) == (0, 0)
+
+
+def test_an_idle_worker_is_never_a_stall(make) -> None:  # type: ignore[no-untyped-def]
+    sup = make(stall_timeout=0.2)
+    sup.wait_ready()
+    pid = sup.status().pid
+    time.sleep(1.0)  # five timeouts with nothing to do
+    status = sup.status()
+    assert (status.pid, status.crashes) == (pid, 0)
 
 
 def test_a_worker_killed_while_idle_is_restarted(make) -> None:  # type: ignore[no-untyped-def]

@@ -18,6 +18,7 @@ from rag_chain.conversation import build_chat_chain, make_condense_question
 from rag_chain.generation_scope import generation_scope
 from rag_chain.llama_supervisor import (
     ModelCrashed,
+    ModelStalled,
     ModelUnavailable,
     ModelWorkerError,
     WorkerState,
@@ -31,6 +32,7 @@ from rag_chain.schemas import Question, RagAnswer, ReadableRagAnswer, SourceCita
 __all__ = [
     "USER_KEY",
     "ModelCrashed",
+    "ModelStalled",
     "ModelUnavailable",
     "ModelWorkerError",
     "WorkerState",

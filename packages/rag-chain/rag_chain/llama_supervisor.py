@@ -6,6 +6,8 @@ running, with :class:`ModelCrashed`; the worker is restarted with exponential ba
 requests queued here go on once it is ready again. A worker that cannot even load (corrupt GGUF, a
 CPU the build does not support) is retried a bounded number of times, then the supervisor stays
 ``failed`` with the cause and the fix, and every request gets :class:`ModelUnavailable` at once.
+A worker that hangs (no event for ``stall_timeout`` while generating) is killed and goes the crash
+way, with :class:`ModelStalled` for the request it held.
 
 Everything here is thread-based, not tied to an event loop: one supervisor thread owns the process
 (spawns it, reads its events, waits for it), and callers hand in a *sink* that receives events. So
@@ -62,6 +64,8 @@ class ModelWorkerError(RuntimeError):
     """A failure of the embedded model's worker process (not of the request)."""
 
     code = "model_unavailable"
+    #: The HTTP status a client gets for it.
+    status = 503
 
     def __init__(self, message: str, fix: str | None = None) -> None:
         super().__init__(message)
@@ -76,6 +80,14 @@ class ModelCrashed(ModelWorkerError):
     """The worker died while answering this request; it is being restarted."""
 
     code = "model_crashed"
+
+
+class ModelStalled(ModelCrashed):
+    """The worker made no progress on this request for the stall timeout (hung in native code,
+    stopped, starved); it was killed and is being restarted, as after a crash."""
+
+    code = "model_stalled"
+    status = 504
 
 
 class ModelUnavailable(ModelWorkerError):
@@ -99,6 +111,11 @@ class WorkerConfig:
     stable_after: float = 30.0
     #: Seconds :meth:`LlamaSupervisor.wait_ready` waits for the first load.
     ready_timeout: float = 120.0
+    #: Seconds the running generation may go without a single event from the worker (prompt
+    #: evaluation included) before the worker is deemed hung and killed; None: never. Every caller
+    #: is covered at once, LangServe's routes and langgraph included, and a hung worker no longer
+    #: holds up every question queued behind it.
+    stall_timeout: float | None = None
 
     def command(self) -> list[str]:
         """The worker's command line: the same interpreter, the worker *file*.
@@ -152,6 +169,8 @@ class _Process:
     ready: bool = False
     ready_at: float = 0.0
     fatal: str | None = None
+    #: The stall timeout it exceeded, when the watchdog killed it (None: it was not hung).
+    stalled_for: float | None = None
     writer_lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -203,6 +222,8 @@ class LlamaSupervisor:
         self._crash_streak = 0
         self._last_error: str | None = None
         self._fix: str | None = None
+        #: When the running generation last showed a sign of life (dispatch, token, end).
+        self._progress_at = 0.0
         self.tokens_generated = 0
 
     # --- life cycle ----------------------------------------------------------------------------
@@ -214,6 +235,8 @@ class LlamaSupervisor:
             self._state = WorkerState.STARTING
             self._thread = threading.Thread(target=self._run, name="llama-supervisor", daemon=True)
             self._thread.start()
+            if self.config.stall_timeout:
+                threading.Thread(target=self._watch, name="llama-watchdog", daemon=True).start()
 
     def wait_ready(self, timeout: float | None = None) -> None:
         """Block until the worker is ready; :class:`ModelUnavailable` if it failed or timed out."""
@@ -379,6 +402,7 @@ class LlamaSupervisor:
         while self._pending:
             job = self._pending.popleft()
             self._current = job
+            self._progress_at = time.monotonic()
             self._send(job.request | {"id": job.id})
             return
 
@@ -436,6 +460,33 @@ class LlamaSupervisor:
             with self._cond:
                 self._restarts += 1
 
+    def _watch(self) -> None:
+        """Kill a worker that stopped making progress on the running generation.
+
+        A native hang does not end the process, so the supervisor thread, blocked reading the
+        worker's output, would never notice; this thread does, and the kill turns the hang into
+        the crash path: the job fails (:class:`ModelStalled`), the worker restarts, the queue goes on.
+        """
+        timeout = self.config.stall_timeout
+        assert timeout
+        while not self._closing.wait(min(1.0, timeout / 4)):
+            with self._cond:
+                proc = self._proc
+                if proc is None or self._current is None or proc.stalled_for is not None:
+                    continue
+                if time.monotonic() - self._progress_at < timeout:
+                    continue
+                proc.stalled_for = timeout
+                job_id = self._current.id
+            log.error(
+                "model worker pid %d made no progress for %g s on job %d; killing it",
+                proc.popen.pid,
+                timeout,
+                job_id,
+            )
+            with contextlib.suppress(ProcessLookupError):
+                proc.popen.kill()
+
     def _was_stable(self, proc: _Process) -> bool:
         return proc.ready and time.monotonic() - proc.ready_at >= self.config.stable_after
 
@@ -473,6 +524,8 @@ class LlamaSupervisor:
             delay = self._backoff(self._crash_streak)
             self._crash_streak += 1
             victim = self._current
+            if proc.stalled_for is not None:
+                how = f"killed after {proc.stalled_for:g} s without progress"
             self._last_error = f"the model worker crashed ({how})"
             # SIGILL can only mean a build for another CPU; a segfault may be that or anything else.
             self._fix = REBUILD_FIX if returncode == -signal.SIGILL else None
@@ -486,14 +539,16 @@ class LlamaSupervisor:
             )
             if victim is not None:
                 self._current = None
-                self._deliver(
-                    victim,
-                    "error",
-                    ModelCrashed(
-                        f"the model worker crashed ({how}) while answering; it is being restarted "
-                        "and the next question will be answered",
-                    ),
+                restarting = "it is being restarted and the next question will be answered"
+                error: ModelCrashed = (
+                    ModelCrashed(f"the model worker crashed ({how}) while answering; {restarting}")
+                    if proc.stalled_for is None
+                    else ModelStalled(
+                        f"the model worker made no progress for {proc.stalled_for:g} s while "
+                        f"answering and was stopped; {restarting}"
+                    )
                 )
+                self._deliver(victim, "error", error)
         self._state = WorkerState.RESTARTING
         self._cond.notify_all()
         return delay
@@ -559,6 +614,7 @@ class LlamaSupervisor:
         current = self._current
         if current is None or current.id != job_id:
             return  # a late event of a job already finished or failed
+        self._progress_at = time.monotonic()
         if kind == "token":
             self._deliver(current, "token", event.get("text", ""))
         elif kind in ("end", "error"):

@@ -56,6 +56,8 @@ class LlamaCppChatModel(BaseChatModel):
     n_threads: int | None = None
     #: Seconds the first load may take before :meth:`load` gives up (the worker keeps trying).
     ready_timeout: float = 120.0
+    #: Seconds a generation may go without progress before the worker is killed (None: never).
+    stall_timeout: float | None = None
 
     _supervisor: LlamaSupervisor | None = PrivateAttr(default=None)
 
@@ -77,6 +79,7 @@ class LlamaCppChatModel(BaseChatModel):
                     n_ctx=self.n_ctx,
                     threads=self.n_threads,
                     ready_timeout=self.ready_timeout,
+                    stall_timeout=self.stall_timeout,
                 )
             )
         return self._supervisor

@@ -46,6 +46,8 @@ def make_chat_model(settings: Settings) -> BaseChatModel:
         max_tokens=settings.llm_max_tokens,
         temperature=0.0,
         n_threads=settings.llm_threads,
+        # the same RAG_LLM_TIMEOUT as the remote clients' timeout, as a no-progress limit
+        stall_timeout=settings.llm_timeout,
     )
 
 
