@@ -1,9 +1,13 @@
-"""Ingest throughput against raw sentence-transformers, and the cost of an unchanged re-ingest.
+"""Ingest throughput against raw sentence-transformers, the cost of an unchanged re-ingest, and
+ingest into pgvector against ingest into Chroma.
 
 Measured in-process with ``ingest.Ingestor`` (what ``rag-ingest`` runs), so interpreter start-up and
 the ~5 s model load are not counted on either side: the subject gets the already-loaded embeddings,
 the baseline its own loaded ``SentenceTransformer``. The re-ingest uses a fresh ``Ingestor`` with
 the default lazy embeddings, exactly like a second ``rag-ingest`` run, which must embed nothing.
+The store comparison runs the same ``Ingestor`` on the same folder into a fresh embedded Chroma and
+a fresh pgvector database in turn (the order alternating), so the ratio is what a team pays for
+pgvector on a real ingest, embedding included.
 """
 
 from __future__ import annotations
@@ -17,8 +21,9 @@ from langchain_core.embeddings import Embeddings
 from rag_core.settings import Settings, load_settings
 
 from bench.corpus import write_markdown_corpus
+from bench.pgvector_server import PgvectorHost, drop_store_database
 from bench.profiles import Profile
-from bench.stats import Figure, median
+from bench.stats import Figure, median, median_ci
 
 
 def corpus_texts(folder: Path, settings: Settings) -> list[str]:
@@ -94,6 +99,48 @@ def measure_ingest(
         ),
     ]
     return figures, {"chunks": len(texts), "ours": ours, "raw": raw, "first": first, "again": again}
+
+
+def measure_store_ingest(
+    profile: Profile, embeddings: Embeddings, work: Path, pgvector: PgvectorHost
+) -> tuple[list[Figure], dict[str, Any]]:
+    """First ingest of the same folder into Chroma and into pgvector, ``ingest_reps`` times each."""
+    from ingest.indexer import Ingestor
+
+    folder = work / "ingest-corpus"
+    write_markdown_corpus(folder, profile.ingest_files, profile.ingest_paragraphs)
+    embeddings.embed_documents(["warm-up"])  # the first batch of a fresh model pays set-up
+    rates: dict[str, list[float]] = {"chroma": [], "pgvector": []}
+    chunks = 0
+    for rep in range(profile.ingest_reps):
+        for store in ("chroma", "pgvector") if rep % 2 == 0 else ("pgvector", "chroma"):
+            with tempfile.TemporaryDirectory(dir=work) as tmp:
+                url = pgvector.new_database("rag_bench_") if store == "pgvector" else None
+                settings = load_settings(
+                    data_dir=Path(tmp) / "data",
+                    collection="bench",
+                    vectorstore=store,
+                    pgvector_url=url,
+                )
+                try:
+                    report = Ingestor(settings, embeddings=embeddings).run([folder], progress=False)
+                finally:
+                    if url:
+                        drop_store_database(pgvector, settings)
+            chunks = report.added + report.updated
+            rates[store].append(chunks / report.seconds)
+    ratios = [p / c for p, c in zip(rates["pgvector"], rates["chroma"], strict=True)]
+    figure = Figure(
+        "pgvector ingest throughput",
+        median(rates["pgvector"]),
+        "chunks/s",
+        baseline=median(rates["chroma"]),
+        paired_ratio=median(ratios),
+        ratio_ci=median_ci(ratios),
+        note=f"{chunks} chunks × {profile.ingest_reps}; in-process Ingestor, embedding included, "
+        "each run into a fresh store; baseline = Chroma",
+    )
+    return [figure], {"chunks": chunks, **rates}
 
 
 def _raw_encode(model: Any, texts: list[str], batch: int) -> float:
