@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rag_chain import build_chain
-from rag_chain.extract import extract_answer
+from rag_chain.extract import candidates, extract_answer, render
 from rag_chain.retrieval import ScoredChunk
 from rag_chain.support import faithfulness, hard_facts, split_sentences, supported
 from rag_core.settings import REFUSAL, answer_mode_of, load_settings
@@ -85,6 +85,68 @@ def test_a_command_named_with_the_questions_words_is_the_answer(tmp_path: Path) 
     assert [e.text for e in found] == [
         "If it expired, generate a new one with `qf admin reset-password admin`."
     ]
+
+
+OPTIONS = """# Middleware
+
+The following arguments are supported:
+
+* `allow_methods` - A list of HTTP methods allowed for cross-origin requests. Defaults to `['GET']`.
+* `max_age` - Sets a maximum time in seconds for browsers to cache responses.
+Defaults to `600`.
+
+The order in which configuration values are read is:
+
+* From an environment variable.
+* From the `.env` file.
+* The default value.
+"""
+
+
+def _option_chunks(tmp_path: Path) -> tuple[list[str], list[ScoredChunk]]:
+    path = tmp_path / "middleware.md"
+    path.write_text(OPTIONS)
+    docs = chunk_segments(
+        load_markdown(path), source="middleware.md", chunk_size=1000, chunk_overlap=0
+    )
+    return path.read_text().splitlines(), [ScoredChunk(doc, 0.6) for doc in docs]
+
+
+def test_a_list_item_is_extracted_whole_with_its_default(tmp_path: Path) -> None:
+    """The default stands in the item's second sentence (on its next line): one unit, two lines."""
+    lines, chunks = _option_chunks(tmp_path)
+    found = extract_answer(chunks, "How long may browsers cache responses by default?")
+    best = max(found, key=lambda e: e.score)
+    assert best.text == (
+        "* `max_age` - Sets a maximum time in seconds for browsers to cache responses.\n"
+        "Defaults to `600`."
+    )
+    assert (best.start_line, best.end_line) == (6, 7)
+    assert "\n".join(lines[5:7]) == best.text
+
+
+def test_a_colon_brings_its_short_list_but_not_a_list_of_described_arguments(
+    tmp_path: Path,
+) -> None:
+    _, chunks = _option_chunks(tmp_path)
+    found = extract_answer(chunks, "In which order are configuration values read?")
+    assert [(e.text, e.start_line, e.end_line) for e in found][0] == (
+        "The order in which configuration values are read is:\n\n"
+        "* From an environment variable.\n* From the `.env` file.\n* The default value.",
+        9,
+        13,
+    )
+    assert render(found[:1]) == [
+        "The order in which configuration values are read is:\n* From an environment variable.\n"
+        "* From the `.env` file.\n* The default value. [middleware.md:9-13]"
+    ]
+    # items of 80+ characters describe arguments: the introduction takes only the first one
+    units = [e.text for e in candidates(chunks, "Which arguments are supported?")]
+    assert units[0] == (
+        "The following arguments are supported:\n\n"
+        "* `allow_methods` - A list of HTTP methods allowed for cross-origin requests. "
+        "Defaults to `['GET']`."
+    )
 
 
 def test_nothing_in_common_extracts_nothing(tmp_path: Path) -> None:
