@@ -118,11 +118,19 @@ def test_a_worker_segfault_mid_stream_fails_only_that_stream(
     assert children_of(server.process.pid) == [now["pid"]]  # one worker, no orphans or zombies
 
 
-def test_langserve_invoke_gets_503_model_crashed_and_the_next_call_answers(
-    sample_index: dict[str, str], live_server: Callable[..., LiveServer]
-) -> None:
-    server = live_server(sample_index, RAG_LLM_MAX_TOKENS="300", RAG_SCORE_THRESHOLD="0.0")
-    pid = worker_of(server)["pid"]
+def _assert_invoke_answers(server: LiveServer) -> None:
+    """The next /rag/invoke is answered (by the restarted worker)."""
+    again = httpx.post(
+        f"{server.url}/rag/invoke",
+        json={"input": {"question": "Which port does Quillfeather listen on?"}},
+        timeout=120,
+    )
+    assert again.status_code == 200, again.text
+    assert again.json()["output"]["answer"].strip()
+
+
+def _invoke_and_signal(server: LiveServer, pid: int, sig: int) -> httpx.Response:
+    """/rag/invoke a long answer; once the model is generating, send ``sig`` to the worker."""
     result: dict[str, httpx.Response] = {}
 
     def invoke() -> None:
@@ -133,19 +141,21 @@ def test_langserve_invoke_gets_503_model_crashed_and_the_next_call_answers(
     thread.start()
     # generating (prompt evaluation alone can take tens of seconds on a loaded 2-core machine)
     assert _wait(lambda: _metric(server, "rag_llm_tokens_generated_total") > before + 2, 120)
-    os.kill(pid, signal.SIGKILL)  # what the OOM killer does
+    os.kill(pid, sig)
     thread.join(120)
-    response = result["r"]
+    return result["r"]
+
+
+def test_langserve_invoke_gets_503_model_crashed_and_the_next_call_answers(
+    sample_index: dict[str, str], live_server: Callable[..., LiveServer]
+) -> None:
+    server = live_server(sample_index, RAG_LLM_MAX_TOKENS="300", RAG_SCORE_THRESHOLD="0.0")
+    pid = worker_of(server)["pid"]
+    response = _invoke_and_signal(server, pid, signal.SIGKILL)  # what the OOM killer does
     assert response.status_code == 503, response.text
     assert response.json()["error"] == "model_crashed"
     assert "SIGKILL" in response.json()["message"]
-    again = httpx.post(
-        f"{server.url}/rag/invoke",
-        json={"input": {"question": "Which port does Quillfeather listen on?"}},
-        timeout=120,
-    )
-    assert again.status_code == 200, again.text
-    assert again.json()["output"]["answer"].strip()
+    _assert_invoke_answers(server)
 
 
 def test_a_hung_worker_is_killed_and_langserve_gets_504_model_stalled(
@@ -156,19 +166,7 @@ def test_a_hung_worker_is_killed_and_langserve_gets_504_model_stalled(
         sample_index, RAG_LLM_MAX_TOKENS="300", RAG_SCORE_THRESHOLD="0.0", RAG_LLM_TIMEOUT="30"
     )
     pid = worker_of(server)["pid"]
-    result: dict[str, httpx.Response] = {}
-
-    def invoke() -> None:
-        result["r"] = httpx.post(f"{server.url}/rag/invoke", json={"input": LONG}, timeout=120)
-
-    thread = threading.Thread(target=invoke)
-    before = _metric(server, "rag_llm_tokens_generated_total")
-    thread.start()
-    # generating (prompt evaluation alone can take tens of seconds on a loaded 2-core machine)
-    assert _wait(lambda: _metric(server, "rag_llm_tokens_generated_total") > before + 2, 120)
-    os.kill(pid, signal.SIGSTOP)
-    thread.join(120)
-    response = result["r"]
+    response = _invoke_and_signal(server, pid, signal.SIGSTOP)
     assert response.status_code == 504, response.text
     assert response.json()["error"] == "model_stalled"
     assert "made no progress for 30 s" in response.json()["message"]
@@ -187,13 +185,7 @@ def test_a_hung_worker_is_killed_and_langserve_gets_504_model_stalled(
     assert events[-1][0] == "error", events
     assert json.loads(events[-1][1])["status_code"] == 504
     assert json.loads(events[-1][1])["error"] == "model_stalled"
-    again = httpx.post(
-        f"{server.url}/rag/invoke",
-        json={"input": {"question": "Which port does Quillfeather listen on?"}},
-        timeout=120,
-    )
-    assert again.status_code == 200, again.text
-    assert again.json()["output"]["answer"].strip()
+    _assert_invoke_answers(server)
     now = worker_of(server)
     assert (now["state"], now["crashes"], now["restarts"]) == ("ready", 2, 2)
     assert f"model worker pid {pid} made no progress for 30 s" in server.log()

@@ -98,20 +98,16 @@ def test_concurrent_generations_run_one_at_a_time_in_order(make) -> None:  # typ
     assert [n for n, _ in seen] == [0, 0, 0, 1, 1, 1, 2, 2, 2]
 
 
-def test_a_crash_fails_only_the_generation_in_flight(make, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    flag = tmp_path / "crash-once"
-    flag.touch()
-    sup = make("--tokens", "6", "--delay", "0.05", "--crash-flag", str(flag), "--crash-at", "2")
-    sup.wait_ready()
-    first_pid = sup.status().pid
+def _failing_then_queued(sup: LlamaSupervisor) -> dict[str, object]:
+    """One generation that the worker's death fails, and one submitted while it runs."""
     events: dict[str, object] = {}
 
-    async def crashed() -> None:
+    async def failing() -> None:
         pieces: list[str] = []
         try:
             async for piece in sup.astream(_request("first")):
                 pieces.append(piece)
-        except ModelCrashed as exc:
+        except ModelCrashed as exc:  # ModelStalled is one too
             events["error"] = exc
         events["first"] = pieces
 
@@ -120,11 +116,21 @@ def test_a_crash_fails_only_the_generation_in_flight(make, tmp_path: Path) -> No
         events["second"] = [piece async for piece in sup.astream(_request("second"))]
 
     async def main() -> None:
-        await asyncio.gather(crashed(), queued())
+        await asyncio.gather(failing(), queued())
 
     asyncio.run(main())
+    return events
+
+
+def test_a_crash_fails_only_the_generation_in_flight(make, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    flag = tmp_path / "crash-once"
+    flag.touch()
+    sup = make("--tokens", "6", "--delay", "0.05", "--crash-flag", str(flag), "--crash-at", "2")
+    sup.wait_ready()
+    first_pid = sup.status().pid
+    events = _failing_then_queued(sup)
     assert events["first"] == ["t0 ", "t1 "]
-    assert isinstance(events["error"], ModelCrashed)
+    assert type(events["error"]) is ModelCrashed
     assert "SIGSEGV" in str(events["error"])
     assert events["second"] == [f"t{i} " for i in range(6)]  # went on after the restart
     status = sup.status()
@@ -140,25 +146,7 @@ def test_a_hung_worker_is_killed_and_the_queue_goes_on(make, tmp_path: Path) -> 
     sup = make("--tokens", "6", "--hang-flag", str(flag), "--crash-at", "2", stall_timeout=1.0)
     sup.wait_ready()
     first_pid = sup.status().pid
-    events: dict[str, object] = {}
-
-    async def hung() -> None:
-        pieces: list[str] = []
-        try:
-            async for piece in sup.astream(_request("first")):
-                pieces.append(piece)
-        except ModelStalled as exc:
-            events["error"] = exc
-        events["first"] = pieces
-
-    async def queued() -> None:
-        await asyncio.sleep(0.02)  # submitted while the first one runs
-        events["second"] = [piece async for piece in sup.astream(_request("second"))]
-
-    async def main() -> None:
-        await asyncio.gather(hung(), queued())
-
-    asyncio.run(main())
+    events = _failing_then_queued(sup)
     assert events["first"] == ["t0 ", "t1 "]
     error = events["error"]
     assert isinstance(error, ModelStalled) and (error.code, error.status) == ("model_stalled", 504)
