@@ -22,7 +22,7 @@ from langchain_core.embeddings import Embeddings
 from rag_core.settings import Settings, load_settings
 
 from bench.corpus import write_markdown_corpus
-from bench.pgvector_server import PgvectorHost, drop_store_database
+from bench.pgvector_server import STORES, PgvectorHost, drop_store_database, in_turn
 from bench.profiles import Profile
 from bench.stats import Figure, median, median_ci
 
@@ -124,7 +124,7 @@ def measure_store_ingest(
     rates: dict[str, list[float]] = {"chroma": [], "pgvector": []}
     chunks = 0
     for rep in range(profile.ingest_reps):
-        for store in STORES if rep % 2 == 0 else STORES[::-1]:
+        for store in in_turn(rep):
             report = _ingest_into(store, folder, embeddings, work, pgvector)
             chunks = report.added + report.updated
             rates[store].append(chunks / report.seconds)
@@ -140,9 +140,6 @@ def measure_store_ingest(
         "each run into a fresh store; baseline = Chroma",
     )
     return [figure], {"chunks": chunks, **rates}
-
-
-STORES = ("chroma", "pgvector")
 
 
 def _ingest_into(

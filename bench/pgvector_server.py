@@ -7,8 +7,9 @@ AVX-512 and its HNSW index build dies of SIGILL on AVX2-only CPUs (seen on the 2
 "terminated by signal 4", the server in recovery).
 
 It lives in ``bench/`` because both ``python -m bench`` and the tests' fixtures
-(``tests/support/services.py``) start one, and the benchmark must run without the test tree (the
-tests already import ``bench``; the other direction would make a benchmark depend on pytest).
+(``tests/support/services.py``) start one, and the benchmark must not depend on pytest, which
+``tests/support/services.py`` imports for its skip-or-fail policy (bench does import the
+pytest-free ``tests.support.servers`` to start processes).
 Each user takes fresh databases from it: one HNSW index, one record table per measurement or test.
 """
 
@@ -20,6 +21,15 @@ import uuid
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
+
+#: The stores the benchmark compares, the baseline (Chroma) first.
+STORES = ("chroma", "pgvector")
+
+
+def in_turn(number: int) -> tuple[str, ...]:
+    """The store order for the ``number``-th measurement: alternating, so neither always goes
+    first (the first of a pair pays for whatever the machine was doing just before)."""
+    return STORES if number % 2 == 0 else STORES[::-1]
 
 
 class PgvectorHost:

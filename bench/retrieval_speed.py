@@ -27,13 +27,12 @@ from rag_core.settings import Settings, load_settings
 from rag_core.vectorstore import make_vectorstore
 
 from bench.corpus import QuestionPool, SyntheticEmbeddings, chunk_texts
-from bench.pgvector_server import PgvectorHost, drop_store_database
+from bench.pgvector_server import STORES, PgvectorHost, drop_store_database, in_turn
 from bench.stats import Figure, percentile
 
 DIM = 384
 #: Target for p50 at 100k chunks (and, a fortiori, at 10k).
 P50_TARGET_MS = 25.0
-STORES = ("chroma", "pgvector")
 
 
 def build_synthetic_index(settings: Settings, size: int) -> float:
@@ -125,7 +124,7 @@ def _search_in_turn(
     for name in STORES:
         dense[name].search(questions[0], stores[name].top_k)
     for number, question in enumerate(questions):
-        for name in STORES if number % 2 == 0 else STORES[::-1]:
+        for name in in_turn(number):
             k = stores[name].top_k
             started = time.perf_counter()
             samples[name]["reader"].search(question, k)

@@ -29,6 +29,14 @@ llama_worker = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(llama_worker)
 
 
+def _take(flag: str | None) -> bool:
+    """Whether the one-shot ``flag`` file was there (it is removed: the restarted worker answers)."""
+    if flag and os.path.exists(flag):
+        os.remove(flag)
+        return True
+    return False
+
+
 class FakeLlama:
     def __init__(self, opts: argparse.Namespace) -> None:
         self.opts = opts
@@ -41,19 +49,9 @@ class FakeLlama:
         if question == "raise":
             raise ValueError("Requested tokens exceed context window")
         for i in range(self.opts.tokens):
-            if (
-                i == self.opts.crash_at
-                and self.opts.crash_flag
-                and os.path.exists(self.opts.crash_flag)
-            ):
-                os.remove(self.opts.crash_flag)
+            if i == self.opts.crash_at and _take(self.opts.crash_flag):
                 os.kill(os.getpid(), signal.SIGSEGV)
-            if (
-                i == self.opts.crash_at
-                and self.opts.hang_flag
-                and os.path.exists(self.opts.hang_flag)
-            ):
-                os.remove(self.opts.hang_flag)
+            if i == self.opts.crash_at and _take(self.opts.hang_flag):
                 time.sleep(3600)
             time.sleep(self.opts.delay)
             yield {"choices": [{"delta": {"content": f"t{i} "}}]}
