@@ -11,6 +11,7 @@ import pytest
 from langchain_core.embeddings import Embeddings
 from rag_chain.lexical import lexical_terms
 from rag_chain.retrieval import IndexReader
+from rag_core.names import SHARED_OWNER
 from rag_core.settings import Settings, load_settings
 
 from ingest.indexer import Ingestor
@@ -150,3 +151,24 @@ def test_a_store_read_failing_mid_ingest_costs_only_the_bm25_only_hits(
     after = [c.document.metadata["source"] for c in reader.search(QUESTION, 10)]
     assert "qf-219.md" not in after  # its vector could not be read: left out, not an error
     assert after == [source for source in before if source != "qf-219.md"]
+
+
+def test_lexical_search_masks_other_owners_and_skips_the_mask_when_all_are_visible() -> None:
+    """With shared and private chunks, a caller sees only their owners'; one who may see every
+    owner gets every chunk (the search then runs without a mask)."""
+    from rag_chain.lexical import LexicalDoc, LexicalIndex
+
+    index = LexicalIndex(
+        [
+            LexicalDoc("s1", SHARED_OWNER, tuple(lexical_terms("heron nest on the shared shore"))),
+            LexicalDoc("a1", "alice", tuple(lexical_terms("heron code for alice only"))),
+            LexicalDoc("b1", "bob", tuple(lexical_terms("heron diary of bob"))),
+        ]
+    )
+    assert {i for i, _ in index.search("heron", 5, {SHARED_OWNER})} == {"s1"}
+    assert {i for i, _ in index.search("heron", 5, {SHARED_OWNER, "alice"})} == {"s1", "a1"}
+    assert {i for i, _ in index.search("heron", 5, {SHARED_OWNER, "alice", "bob"})} == {
+        "s1",
+        "a1",
+        "b1",
+    }
