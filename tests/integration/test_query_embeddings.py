@@ -110,3 +110,23 @@ print(json.dumps({"status": status, "found": len(sources) > 0, "heavy": heavy}))
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result == {"status": 200, "found": True, "heavy": []}
+
+
+def test_the_serving_embedder_runs_numpy_blas_on_one_thread(tmp_path: Path) -> None:
+    """Spinning BLAS threads made a question 4-10x slower whenever the cores were busy (see
+    ``rag_core.embeddings._local_query_embeddings``); a fresh process checks the limit is set."""
+    probe = (
+        "import json\n"
+        "from threadpoolctl import threadpool_info\n"
+        "from rag_core.embeddings import make_query_embeddings\n"
+        "from rag_core.settings import load_settings\n"
+        f"make_query_embeddings(load_settings(data_dir={str(tmp_path)!r}))\n"
+        "print(json.dumps([i['num_threads'] for i in threadpool_info()"
+        " if i['user_api'] == 'blas']))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
+    )
+    threads = json.loads(out.stdout.strip().splitlines()[-1])
+    assert threads, "NumPy's BLAS was not found"
+    assert set(threads) == {1}
