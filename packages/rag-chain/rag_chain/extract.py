@@ -35,6 +35,8 @@ from rag_chain.retrieval import ScoredChunk
 from rag_chain.support import NUMBER, content_words, sentence_spans, with_parts
 
 #: Measured on both eval sets (answer-correct, samples / Starlette): 3 → 74 % / 46 %, 4 → 75 % / 50 %.
+#: Again with the followers below (and mean answer length): 3 → 86 % / 80 %, 444 / 654 characters;
+#: 4 → 89 % / 81 %, 479 / 732; 5 → 89 % / 82 %, 497 / 776.
 MAX_SENTENCES = 4
 KEEP_RATIO = 0.7
 #: Weight of the chunk's relevance score next to word coverage (0..1 each).
