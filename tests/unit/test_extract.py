@@ -149,6 +149,98 @@ def test_a_colon_brings_its_short_list_but_not_a_list_of_described_arguments(
     )
 
 
+TESTCLIENT = """# Test Client
+
+## Testing error responses
+
+By default the `TestClient` will raise any exceptions that occur in the application.
+Occasionally you might want to test the content of 500 error responses, rather than allowing
+client to raise the server exception. In this case you should use
+`client = TestClient(app, raise_server_exceptions=False)`.
+
+## Lifespan
+
+If you want the `TestClient` to run the lifespan handler, use it as a context manager.
+"""
+
+
+def _testclient_chunks(tmp_path: Path, text: str = TESTCLIENT) -> list[ScoredChunk]:
+    path = tmp_path / "testclient.md"
+    path.write_text(text)
+    docs = chunk_segments(
+        load_markdown(path), source="testclient.md", chunk_size=1000, chunk_overlap=0
+    )
+    return [ScoredChunk(doc, 0.5) for doc in docs]
+
+
+def test_the_sentence_after_one_restating_the_question_comes_along(tmp_path: Path) -> None:
+    """The sentence sharing most words with the question restates it; the answer is the next one,
+    which shares almost none (a Starlette question the extract missed)."""
+    found = extract_answer(
+        _testclient_chunks(tmp_path),
+        "I want to assert on the body of a 500 page in a test, but the client just re-raises the "
+        "exception. How do I stop that?",
+    )
+    texts = [e.text for e in found]
+    restating = (
+        "Occasionally you might want to test the content of 500 error responses, rather than "
+        "allowing\nclient to raise the server exception."
+    )
+    answer = (
+        "In this case you should use\n`client = TestClient(app, raise_server_exceptions=False)`."
+    )
+    assert texts[texts.index(restating) + 1] == answer
+    follower = found[texts.index(answer)]
+    assert (follower.start_line, follower.end_line) == (7, 8)
+
+
+def test_a_long_follower_is_left_out(tmp_path: Path) -> None:
+    """The answer after a restated question is one short sentence; a long code block is a dump."""
+    question = "How do I make the test client run the lifespan handler?"
+    lifespan = (
+        "If you want the `TestClient` to run the lifespan handler, use it as a context manager."
+    )
+    short_code = "```python\nwith TestClient(app) as client:\n    ...\n```"
+    long_code = "```python\n" + "client = TestClient(app)\n" * 8 + "```"
+    for code, expected in ((short_code, [lifespan, short_code]), (long_code, [lifespan])):
+        text = TESTCLIENT.replace("manager.\n", f"manager.\n\n{code}\n")
+        found = extract_answer(_testclient_chunks(tmp_path, text), question)
+        assert [e.text for e in found] == expected
+
+
+RANGES = """# Responses
+
+File responses also support HTTP range requests.
+The `Accept-Ranges: bytes` header is included in the response if the file exists.
+
+If the range is invalid, the response will be a `416 Range Not Satisfiable` response.
+
+GraphQL support now comes from 3rd party libraries.
+GraphQL support was removed in version 0.17.0.
+"""
+
+
+def test_a_status_code_or_a_version_is_a_number_asked_for(tmp_path: Path) -> None:
+    """ "Which status" and "when did" ask for a number; "3rd" is no number."""
+    path = tmp_path / "responses.md"
+    path.write_text(RANGES)
+    docs = chunk_segments(
+        load_markdown(path), source="responses.md", chunk_size=1000, chunk_overlap=0
+    )
+    chunks = [ScoredChunk(doc, 0.5) for doc in docs]
+
+    def best(question: str) -> str:
+        return max(candidates(chunks, question), key=lambda e: e.score).text
+
+    assert best("Which status does a file response send when the requested range is invalid?") == (
+        "If the range is invalid, the response will be a `416 Range Not Satisfiable` response."
+    )
+    # both share "GraphQL support" with the question; the first would win a tie
+    assert best("When did GraphQL support go away?") == (
+        "GraphQL support was removed in version 0.17.0."
+    )
+
+
 def test_nothing_in_common_extracts_nothing(tmp_path: Path) -> None:
     _, chunks = _chunks(tmp_path)
     assert extract_answer(chunks, "zebra migration patterns") == []
@@ -159,19 +251,26 @@ def test_the_chain_in_extract_mode_answers_without_the_model(tmp_path: Path) -> 
     res = fake_resources(tmp_path / "data", model, answer_mode="extract")
     out = build_chain(lambda: res).invoke({"question": "Which port does Quillfeather listen on?"})
 
-    # the second sentence of that chunk shares only "port" with the question: left out
-    assert out["answer"] == "Quillfeather listens on port 7420 by default. [setup.md:1]"
+    # the second sentence shares only "port" with the question: it comes as the best one's follower
+    assert out["answer"] == (
+        "Quillfeather listens on port 7420 by default. [setup.md:1]\n"
+        "Change the port with --port. [setup.md:1]"
+    )
     assert model.calls == 0
     context = out["context"]
     assert context["answer_mode"] == "extract"
     assert context["supports"] == [
         {
-            "text": "Quillfeather listens on port 7420 by default.",
+            "text": text,
             "source": "setup.md",
             "page": None,
             "start_line": 1,
             "end_line": 1,
         }
+        for text in (
+            "Quillfeather listens on port 7420 by default.",
+            "Change the port with --port.",
+        )
     ]
     assert [s["source"] for s in out["sources"]] == ["setup.md"]  # only what the answer cites
 

@@ -38,7 +38,8 @@ def test_a_planted_unsupported_sentence_is_dropped_and_said_why(tmp_path: Path) 
 def test_nothing_supported_falls_back_to_the_extract(tmp_path: Path) -> None:
     out, _ = _run(tmp_path, "Quillfeather listens on port 9999. The moon is made of cheese.")
 
-    assert out["answer"] == f"{SUPPORTED} [setup.md:1]"  # the extract of the same chunk
+    # the extract of the same chunk: the best sentence and the one after it
+    assert out["answer"] == f"{SUPPORTED} [setup.md:1]\nChange the port with --port. [setup.md:1]"
     assert out["context"]["fallback"] == "extract"
     assert [d["reason"] for d in out["context"]["dropped"]] == [
         "not in the sources: 9999",

@@ -158,7 +158,8 @@ STOP_WORDS = frozenset(
 _SENTENCE_END = re.compile(
     r"(?<=[.!?])\s+(?=[A-Z0-9`\"'(\[])|\n{2,}|\n(?=\s*(?:[-*+]|\d+\.)\s)|\n(?=\s*\|)"
 )
-_NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,:]\d+)*(?![\w])")
+#: A number standing alone ("7420", "2.3.1", "`416 Range`"); a digit inside a word ("3rd", "v2") is none.
+NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,:]\d+)*(?![\w])")
 _BACKTICK = re.compile(r"`([^`]+)`")
 _QUOTED = re.compile(r"\"([^\"]{2,80})\"")
 _CODEISH = re.compile(
@@ -227,7 +228,7 @@ def hard_facts(sentence: str) -> set[str]:
     facts = {m.strip().lower() for m in _BACKTICK.findall(sentence)}
     facts |= {m.strip().lower() for m in _QUOTED.findall(sentence)}
     bare = _BACKTICK.sub(" ", sentence)
-    facts |= {m.lower() for m in _NUMBER.findall(bare)}
+    facts |= {m.lower() for m in NUMBER.findall(bare)}
     facts |= {m.lower().rstrip(".") for m in _CODEISH.findall(bare)}
     return {fact for fact in facts if fact}
 
