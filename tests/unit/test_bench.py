@@ -261,13 +261,15 @@ def test_an_answer_is_correct_only_when_it_states_every_fact_group() -> None:
     assert not states_facts("anything", [])  # nothing to check is not a correct answer
 
 
-def test_both_eval_sets_load_with_facts_for_every_answerable_question() -> None:
+def test_all_eval_sets_load_with_facts_for_every_answerable_question() -> None:
     from bench.eval.metrics import load_questions
 
     root = Path(__file__).resolve().parents[2] / "bench" / "eval"
     for path, docs in [
         (root / "questions.jsonl", root.parents[1] / "samples"),
         (root / "starlette" / "questions.jsonl", root / "starlette" / "docs"),
+        (root / "httpx" / "questions.jsonl", root / "httpx" / "docs"),
+        (root / "uvicorn" / "questions.jsonl", root / "uvicorn" / "docs"),
     ]:
         questions = load_questions(path)
         answerable = [q for q in questions if q.answerable]
