@@ -52,7 +52,9 @@ def test_extracts_are_verbatim_and_cite_their_exact_lines(tmp_path: Path) -> Non
     found = extract_answer(chunks, "Which role do I need for the admin page?")
 
     assert found, "nothing extracted"
-    best = found[0]
+    heading, best = found[0], found[1]
+    # the sentence stands just below its section's heading, which comes with it
+    assert (heading.text, heading.start_line, heading.end_line) == ("## Network", 3, 3)
     assert best.text == "The admin page lives under `/admin` and needs the `owner` role."
     assert (best.source, best.start_line, best.end_line) == ("guide.md", 10, 10)
     assert lines[best.start_line - 1] == best.text  # three blank lines above it in the file
@@ -83,7 +85,8 @@ def test_a_command_named_with_the_questions_words_is_the_answer(tmp_path: Path) 
     docs = chunk_segments(load_markdown(path), source="login.md", chunk_size=1000, chunk_overlap=0)
     found = extract_answer([ScoredChunk(doc, 0.6) for doc in docs], "How do I reset my password?")
     assert [e.text for e in found] == [
-        "If it expired, generate a new one with `qf admin reset-password admin`."
+        "# Login",  # its section's heading, just above it
+        "If it expired, generate a new one with `qf admin reset-password admin`.",
     ]
 
 
@@ -205,7 +208,98 @@ def test_a_long_follower_is_left_out(tmp_path: Path) -> None:
     for code, expected in ((short_code, [lifespan, short_code]), (long_code, [lifespan])):
         text = TESTCLIENT.replace("manager.\n", f"manager.\n\n{code}\n")
         found = extract_answer(_testclient_chunks(tmp_path, text), question)
-        assert [e.text for e in found] == expected
+        assert [e.text for e in found] == ["## Lifespan", *expected]
+
+
+PLUGINS = """# Third Party Packages
+
+### httpx-retries
+
+[GitHub](https://github.com/will-ockmore/httpx-retries)
+
+A retry layer for HTTPX.
+
+### httpx-sse
+
+[GitHub](https://github.com/florimondmanca/httpx-sse)
+
+Allows consuming Server-Sent Events (SSE) with HTTPX.
+
+### httpx-ws
+
+[GitHub](https://github.com/frankie567/httpx-ws)
+
+WebSocket support for HTTPX.
+"""
+
+
+def _section_chunks(tmp_path: Path, name: str, text: str) -> list[ScoredChunk]:
+    path = tmp_path / name
+    path.write_text(text)
+    docs = chunk_segments(load_markdown(path), source=name, chunk_size=2000, chunk_overlap=0)
+    return [ScoredChunk(doc, 0.5) for doc in docs]
+
+
+def test_a_sentence_just_below_its_heading_brings_the_heading(tmp_path: Path) -> None:
+    """The package asked for is the section's heading; its sentence has no subject (HTTPX docs)."""
+    chunks = _section_chunks(tmp_path, "third_party_packages.md", PLUGINS)
+    found = extract_answer(chunks, "Is there a package for consuming Server-Sent Events?")
+    assert [(e.text, e.start_line) for e in found] == [
+        ("### httpx-sse", 9),
+        ("Allows consuming Server-Sent Events (SSE) with HTTPX.", 13),
+    ]
+
+
+def test_a_sentence_far_below_its_heading_or_under_a_code_comment_brings_none(
+    tmp_path: Path,
+) -> None:
+    """Past HEADING_REACH the heading is no longer what the sentence is about; a ``#`` line in a
+    code block is a comment."""
+    far = (
+        "# Retries\n\n"
+        + "Transports can be configured in many ways. " * 5
+        + ("\n\nConnection retries are also available via this interface.\n")
+    )
+    commented = "```python\n# Retry twice.\nx = 1\n```\n\nConnection retries are available.\n"
+    for name, text in (("far.md", far), ("commented.md", commented)):
+        found = extract_answer(
+            _section_chunks(tmp_path, name, text), "Are connection retries available?"
+        )
+        assert not any(e.text.startswith("#") for e in found), name
+
+
+HIERARCHY = """# Exceptions
+
+## The exception hierarchy
+
+* HTTPError
+    * RequestError
+        * TransportError
+            * TimeoutException
+                * ConnectTimeout
+                * ReadTimeout
+            * NetworkError
+                * ConnectError
+                * ReadError
+                * WriteError
+            * ProxyError
+    * HTTPStatusError
+* InvalidURL
+"""
+
+
+def test_a_nested_list_item_brings_the_item_it_is_nested_under(tmp_path: Path) -> None:
+    """In a hierarchy the answer to "what groups these" is the parent item (HTTPX docs)."""
+    chunks = _section_chunks(tmp_path, "exceptions.md", HIERARCHY)
+    found = extract_answer(
+        chunks, "Which exception class groups ConnectError, ReadError and WriteError?"
+    )
+    assert [e.text for e in found] == [
+        "* NetworkError",
+        "* ConnectError",
+        "* ReadError",
+        "* WriteError",
+    ]
 
 
 RANGES = """# Responses
