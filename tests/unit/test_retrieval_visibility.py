@@ -10,7 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from rag_chain.retrieval import OVERFETCH, owner_filter
+from langchain_core.documents import Document
+from rag_chain.retrieval import OVERFETCH, _visible_top_k, owner_filter
+from rag_core.names import OWNER_KEY, SHARED_OWNER
 
 from tests.support.fakes import fake_resources
 
@@ -59,3 +61,35 @@ def test_hybrid_search_never_returns_another_users_chunks(
     got = res.reader.search(QUESTION, 10, user)
     assert {c.document.metadata["source"] for c in got if c.lexical > 0} == lexical_sources
     assert {c.document.metadata["owner"] for c in got} <= {"_shared", user or "_shared"}
+
+
+def _doc(owner: str, n: int) -> tuple[Document, float]:
+    return Document(page_content=f"chunk {n}", metadata={OWNER_KEY: owner}), n / 100
+
+
+def test_an_index_of_visible_owners_is_searched_for_exactly_k() -> None:
+    """The lexical index's owners say every chunk is visible: one unfiltered query for k."""
+    calls: list[dict[str, object]] = []
+
+    def search(vector: list[float], **kwargs: object) -> list[tuple[Document, float]]:
+        calls.append(kwargs)
+        return [_doc(SHARED_OWNER, n) for n in range(int(kwargs["k"]))]  # type: ignore[call-overload]
+
+    got = _visible_top_k(search, [0.0], 10, None, all_visible=True)
+    assert len(got) == 10
+    assert calls == [{"k": 10}]
+
+
+def test_a_stale_all_visible_hint_falls_back_and_never_leaks() -> None:
+    """Bob ingested since the lexical sync: his chunk comes back, so the overfetch follows."""
+    calls: list[dict[str, object]] = []
+    ranked = [_doc(SHARED_OWNER, 0), _doc("bob", 1)] + [_doc(SHARED_OWNER, n) for n in range(2, 60)]
+
+    def search(vector: list[float], **kwargs: object) -> list[tuple[Document, float]]:
+        calls.append(kwargs)
+        return ranked[: int(kwargs["k"])]  # type: ignore[call-overload]
+
+    got = _visible_top_k(search, [0.0], 10, None, all_visible=True)
+    assert calls == [{"k": 10}, {"k": OVERFETCH * 10}]
+    assert len(got) == 10
+    assert all(doc.metadata[OWNER_KEY] == SHARED_OWNER for doc, _ in got)

@@ -104,6 +104,10 @@ class LexicalIndex:
     def __len__(self) -> int:
         return len(self.docs)
 
+    def owners(self) -> frozenset[str]:
+        """Every owner tag among the indexed chunks."""
+        return frozenset(self._owner_codes)
+
     def idf(self, term: str) -> float:
         """Inverse document frequency (BM25's, never negative); 0 for a term the corpus lacks."""
         df = self.doc_freq.get(term, 0)
