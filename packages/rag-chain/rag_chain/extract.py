@@ -262,10 +262,14 @@ def _units(chunks: list[ScoredChunk], question: str) -> list[_Unit]:
     return found
 
 
+def _sharing_a_word(units: list[_Unit]) -> list[Extract]:
+    return [unit.extract for unit in units if unit.coverage > 0]
+
+
 def candidates(chunks: list[ScoredChunk], question: str) -> list[Extract]:
     """Every extraction unit of the chunks (:func:`extraction_units`) sharing a word with the
     question, with its score (word coverage of the question + relevance)."""
-    return [unit.extract for unit in _units(chunks, question) if unit.coverage > 0]
+    return _sharing_a_word(_units(chunks, question))
 
 
 def follower(lead: Extract, units: list[Extract]) -> Extract | None:
@@ -288,12 +292,16 @@ def _overlaps(item: Extract, kept: list[Extract]) -> bool:
     return any(item.text in other.text or other.text in item.text for other in kept)
 
 
+def _bring(kept: list[Extract], extra: Extract | None) -> None:
+    """Add a follower, parent item or heading to the answer unless it is there already."""
+    if extra is not None and not _overlaps(extra, kept):
+        kept.append(extra)
+
+
 def extract_answer(chunks: list[ScoredChunk], question: str) -> list[Extract]:
     """The sentences that answer ``question`` best, in document order (empty: nothing matches)."""
     units = _units(chunks, question)
-    ranked = sorted(
-        (u.extract for u in units if u.coverage > 0), key=lambda e: (-e.score, e.rank, e.offset)
-    )
+    ranked = sorted(_sharing_a_word(units), key=lambda e: (-e.score, e.rank, e.offset))
     if not ranked:
         return []
     best = ranked[0].score
@@ -306,17 +314,11 @@ def extract_answer(chunks: list[ScoredChunk], question: str) -> list[Extract]:
     everything = [u.extract for u in units]
     chosen = list(kept)
     for lead in chosen[:FOLLOWED_LEADS]:
-        following = follower(lead, everything)
-        if following is not None and not _overlaps(following, kept):
-            kept.append(following)
+        _bring(kept, follower(lead, everything))
     for item in list(kept):
-        parent = parent_item(item, chunks[item.rank - 1].document.page_content, everything)
-        if parent is not None and not _overlaps(parent, kept):
-            kept.append(parent)
+        _bring(kept, parent_item(item, chunks[item.rank - 1].document.page_content, everything))
     for sentence in chosen:
-        title = heading_above(sentence, chunks[sentence.rank - 1])
-        if title is not None and not _overlaps(title, kept):
-            kept.append(title)
+        _bring(kept, heading_above(sentence, chunks[sentence.rank - 1]))
     return sorted(kept, key=lambda e: (e.rank, e.offset))
 
 

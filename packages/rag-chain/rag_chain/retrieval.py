@@ -243,7 +243,7 @@ class IndexReader:
         dense = [
             ScoredChunk(doc, _relevance(dist))
             for doc, dist in _visible_top_k(
-                search_by_vector, vector, depth, user, all_visible=index.owners() <= allowed
+                search_by_vector, vector, depth, user, all_visible=index.all_visible(allowed)
             )
         ]
         return self._fuse(store, vector, dense, index.search(question, depth, allowed), k)

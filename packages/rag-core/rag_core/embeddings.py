@@ -55,12 +55,16 @@ def make_query_embeddings(settings: Settings) -> Embeddings:
     The local model runs in plain NumPy here (:mod:`rag_core.minilm`): same weights, tokenizer,
     pooling and normalisation as the sentence-transformers model ingest uses (vectors equal to
     ~1e-7), but without importing torch and transformers, which was 7-12 s of a 16 s cold start
-    and ~400 MB of memory. A question takes ~10-13 ms at p50 on an idle 2-core VM (100k-chunk
-    search adds ~5), on one BLAS thread (see :func:`_local_query_embeddings`).
+    and ~400 MB of memory. A question takes ~16 ms at p50 on one BLAS thread on an idle 2-core
+    Intel Xeon VM (~10 ms with two; see :func:`_local_query_embeddings` for why one).
     """
     if settings.embeddings == "local":
         return _local_query_embeddings()
     return make_embeddings(settings)
+
+
+#: NumPy BLAS threads in a serving process (see :func:`_local_query_embeddings`).
+BLAS_THREADS = 1
 
 
 @lru_cache(maxsize=1)
@@ -74,15 +78,12 @@ def _local_query_embeddings() -> Embeddings:
     # worker generating, another request, an ingest) a question's dozens of tiny matmuls wait for
     # descheduled spinners: measured on 2 cores (Intel Xeon Sapphire Rapids, load ~4), p50 / p90
     # of one question 64-88 / 232-380 ms with 2 threads, 12-20 / 16-34 ms with 1. On an idle
-    # machine the second thread saved a few ms (13 -> 19 ms on AMD EPYC). Process-wide on purpose:
-    # a per-call limit would race between concurrent requests, and nothing else in the serving
-    # process does BLAS-sized work (BM25 is sparse, Chroma's HNSW and llama.cpp have their own).
+    # machine the second thread saves ~6 ms (10 vs 16 ms on Intel Xeon, 13 vs 19 on AMD EPYC).
+    # Process-wide on purpose: a per-call limit would race between concurrent requests, and
+    # nothing else in the serving process does BLAS-sized work (BM25 is sparse, Chroma's HNSW and
+    # llama.cpp have their own threads).
     ThreadpoolController().limit(limits=BLAS_THREADS, user_api="blas")
     return MiniLMEmbeddings(local_model_path())
-
-
-#: NumPy BLAS threads in a serving process (see :func:`_local_query_embeddings`).
-BLAS_THREADS = 1
 
 
 def embeddings_label(settings: Settings) -> str:
